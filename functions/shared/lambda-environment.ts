@@ -1,0 +1,32 @@
+// Environment variables the stack sets and the handlers read at cold start: one schema per function,
+// so a missing or malformed value fails the cold start naming the variable. No secret ever goes here.
+import { z } from "zod";
+
+const product = z.enum(["xdr", "xpanse"]);
+const severity = z.enum(["low", "medium", "high", "critical"]);
+
+export const pollerEnvironmentSchema = z.object({
+  ARCHIVE_BUCKET: z.string().min(3),
+  INCIDENT_QUEUE_URL: z.url(),
+  CORTEX_SECRET_ARN: z.string().min(1),
+  CORTEX_API_URL: z.url(),
+  CORTEX_PRODUCT: product,
+  /** JSON array of extra get_incidents filters ANDed with the cursor filter, e.g. a status filter. */
+  INCIDENT_FILTERS: z.string().default("[]"),
+  FIRST_RUN_LOOKBACK_MINUTES: z.coerce.number().int().positive().default(1440),
+});
+export type PollerEnvironment = z.infer<typeof pollerEnvironmentSchema>;
+
+export const enricherEnvironmentSchema = z.object({
+  ARCHIVE_BUCKET: z.string().min(3),
+  INCIDENT_QUEUE_URL: z.url(),
+  INCIDENT_TOPIC_ARN: z.string().min(1),
+  CORTEX_SECRET_ARN: z.string().min(1),
+  CORTEX_API_URL: z.url(),
+  CORTEX_PRODUCT: product,
+  ALERTS_LIMIT: z.coerce.number().int().min(1).max(1000).default(1000),
+  API_BUDGET_PER_MINUTE: z.coerce.number().positive().default(10),
+  MAX_CONCURRENCY: z.coerce.number().int().min(2).default(2),
+  NOTIFY_MIN_SEVERITY: severity.default("high"),
+});
+export type EnricherEnvironment = z.infer<typeof enricherEnvironmentSchema>;

@@ -1,0 +1,29 @@
+// Metric names are a contract between the Lambdas (which emit them) and the stack (alarms, dashboard).
+export const METRICS_NAMESPACE = "CortexIncidentExport";
+
+export const POLLER_SERVICE = "poller";
+export const ENRICHER_SERVICE = "enricher";
+
+export const PollerMetric = {
+  PagesRead: "PagesRead",
+  IncidentsSeen: "IncidentsSeen",
+  MessagesSent: "MessagesSent",
+  /** Seconds between now and the saved cursor: how far behind the tenant the archive is. */
+  CursorLagSeconds: "CursorLagSeconds",
+  RunDurationMs: "RunDurationMs",
+  /** A run that stopped early at its time budget and left a backlog for the next run. */
+  BacklogRemaining: "BacklogRemaining",
+} as const;
+
+export const EnricherMetric = {
+  ExtraDataCalls: "ExtraDataCalls",
+  Throttles: "Throttles",
+  Archived: "Archived",
+  Notified: "Notified",
+  SchemaWarnings: "SchemaWarnings",
+  /** Messages skipped because the archive already holds that version or a later one. */
+  Coalesced: "Coalesced",
+  IncidentNotFound: "IncidentNotFound",
+  /** Seconds between the incident's modification_time and its archive write. */
+  EndToEndLagSeconds: "EndToEndLagSeconds",
+} as const;

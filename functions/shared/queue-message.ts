@@ -1,0 +1,17 @@
+// The message the poller sends and the enricher consumes: one incident version.
+// One schema for producer and consumer; unknown fields are kept so either side can grow.
+import { z } from "zod";
+
+export const incidentVersionMessageSchema = z.looseObject({
+  incident_id: z.string().min(1),
+  modification_time: z.number().int().nonnegative(),
+  creation_time: z.number().int().nonnegative(),
+  severity: z.string().min(1),
+  status: z.string().min(1),
+  alert_count: z.number().int().nonnegative().nullish(),
+  incident_name: z.string().nullish(),
+  /** Epoch ms when the poller read this version from the API. */
+  polled_at: z.number().int().nonnegative(),
+});
+
+export type IncidentVersionMessage = z.infer<typeof incidentVersionMessageSchema>;
