@@ -1,0 +1,94 @@
+// The Cortex client's public surface: what the poller, the enricher and the local runner rely on.
+// The implementation (client.ts) and the zod schemas (schemas.ts) must satisfy these types.
+
+export type CortexProduct = "xdr" | "xpanse";
+export type CortexAuthType = "standard" | "advanced";
+
+/** As stored in Secrets Manager: {"apiKey", "apiKeyId", "authType"}. Never logged. */
+export interface CortexCredentials {
+  apiKey: string;
+  apiKeyId: string;
+  authType: CortexAuthType;
+}
+
+/** Severity order used for thresholds; unknown values rank lowest. */
+export const SEVERITY_RANK: Readonly<Record<string, number>> = {
+  unknown: 0,
+  informational: 1,
+  low: 2,
+  medium: 3,
+  high: 4,
+  critical: 5,
+};
+
+/** The fields the pipeline needs from a get_incidents item; every other field is kept as received. */
+export interface IncidentSummary {
+  incident_id: string;
+  modification_time: number;
+  creation_time: number;
+  severity: string;
+  status: string;
+  incident_name?: string | null;
+  alert_count?: number | null;
+  [field: string]: unknown;
+}
+
+/**
+ * Keyset position in the stream of incidents sorted by modification_time ascending:
+ * everything before `modificationTime` is handled, and so are `idsAtCursor` at exactly that millisecond.
+ */
+export interface IncidentCursor {
+  modificationTime: number;
+  idsAtCursor: string[];
+}
+
+/** One page of new incident versions, and the cursor to save once they are safely enqueued. */
+export interface IncidentPage {
+  incidents: IncidentSummary[];
+  cursor: IncidentCursor;
+}
+
+export interface CallOptions {
+  /** Epoch ms after which no new attempt starts (the Lambda deadline minus a margin). */
+  deadline?: number;
+  signal?: AbortSignal;
+}
+
+export interface ExtraDataResult {
+  /** The `reply` object exactly as received, unknown fields and all: this is what gets archived. */
+  reply: Record<string, unknown>;
+  /** Schema problems found in `reply` ("alerts.total_count: expected number"); empty when it is valid. */
+  schemaIssues: string[];
+  /** Lenient typed view of the parts the pipeline reads; absent fields are undefined, never thrown on. */
+  incident: IncidentSummary | undefined;
+  alertsReturned: number;
+  alertsTotal: number | null;
+}
+
+/** A get_incidents filter as configuration supplies it; the client validates it against the seed page's rules. */
+export interface IncidentFilterInput {
+  field: string;
+  operator: string;
+  value: unknown;
+}
+
+/** What the poller needs from the Cortex client. */
+export interface IncidentSource {
+  /**
+   * Every incident version modified at or after `cursor`, oldest first, one page at a time.
+   * Never yields an id listed in `cursor.idsAtCursor` at `cursor.modificationTime`.
+   * Stops without error when the deadline is near; the last yielded cursor is where to resume.
+   */
+  incidentsModifiedSince(
+    cursor: IncidentCursor,
+    options?: CallOptions & { filters?: readonly IncidentFilterInput[] },
+  ): AsyncIterable<IncidentPage>;
+}
+
+/** What the enricher needs from the Cortex client. */
+export interface ExtraDataSource {
+  getIncidentExtraData(
+    incidentId: string,
+    options?: CallOptions & { alertsLimit?: number },
+  ): Promise<ExtraDataResult>;
+}
