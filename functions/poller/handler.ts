@@ -1,0 +1,4 @@
+// Placeholder so the stack can reference the entry point while the poller is being written; replaced in this branch's work.
+export const handler = async (): Promise<never> => {
+  throw new Error("the poller handler is not built yet");
+};
