@@ -324,11 +324,12 @@ describe("poller", () => {
       bucket: s.bucket,
       queueUrl: s.queueUrl,
       incidents: {
-        // While the slow run reads its first page, a second run drains everything.
+        // While the slow run reads its first (and only) page, a second run drains everything.
         async *incidentsModifiedSince(cursor, options) {
           for await (const page of s.tenant.incidentsModifiedSince(cursor, options)) {
-            if (page.incidents[0]?.incident_id === "1000") await s.run();
+            await s.run();
             yield page;
+            return;
           }
         },
       },
