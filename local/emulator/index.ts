@@ -76,6 +76,7 @@ export async function startCortexEmulator(options: CortexEmulatorOptions = {}): 
   const { port } = server.address() as AddressInfo;
 
   let live: NodeJS.Timeout | undefined;
+  let closing: Promise<void> | undefined;
   if (options.live !== undefined) {
     const { intervalMs, newPerTick = 1, modifiedPerTick = 1 } = options.live;
     live = setInterval(() => {
@@ -95,12 +96,14 @@ export async function startCortexEmulator(options: CortexEmulatorOptions = {}): 
     url: `http://127.0.0.1:${port}`,
     keys: { standard, advanced, all },
     control,
-    close: async () => {
-      clearInterval(live);
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) =>
-        server.close((error) => (error ? reject(error) : resolve())),
-      );
+    close: () => {
+      // Idempotent: a test's finally and its afterAll may both close.
+      closing ??= new Promise<void>((resolve, reject) => {
+        clearInterval(live);
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+      return closing;
     },
   };
 }

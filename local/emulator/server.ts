@@ -35,6 +35,8 @@ interface Answer {
   raw?: { text: string; contentType: string };
   fault?: string;
   reason?: string;
+  /** How the answer leaves: normally, cut after half the body, or not at all (connection reset). */
+  delivery?: "reset" | "truncated";
 }
 
 export function endpointFor(path: string): EmulatorEndpoint | undefined {
@@ -78,20 +80,17 @@ export async function handlePublicRequest(
   const parsed = parseRequestData(text);
   if (parsed.ok) entry.requestData = parsed.data;
 
-  const { answer, reset } = await answerRequest(context, request, endpoint, parsed);
-  entry.status = reset ? 0 : answer.status;
+  const answer = await answerRequest(context, request, endpoint, parsed);
+  entry.status = answer.status;
   if (answer.fault !== undefined) entry.fault = answer.fault;
   if (answer.reason !== undefined) entry.reason = answer.reason;
   context.journal.record(entry);
 
-  if (reset) {
+  if (answer.delivery === "reset") {
     response.socket?.resetAndDestroy();
     return;
   }
-  const truncate =
-    endpoint !== undefined && answer.status === 200 && context.faults.strikes("truncatedBodyRate", endpoint);
-  if (truncate) entry.fault = "truncatedBody";
-  send(request, response, answer, truncate);
+  send(request, response, answer);
 
   if (endpoint === "get_incidents" && answer.status === 200) {
     const count = context.faults.modifyBetweenPages();
@@ -104,67 +103,58 @@ async function answerRequest(
   request: IncomingMessage,
   endpoint: EmulatorEndpoint | undefined,
   parsed: ReturnType<typeof parseRequestData>,
-): Promise<{ answer: Answer; reset: boolean }> {
+): Promise<Answer> {
   const { faults } = context;
-  if (endpoint === undefined) {
-    return {
-      answer: { status: 404, body: xdrError(404, ERROR_MESSAGES[404], request.url ?? null) },
-      reset: false,
-    };
-  }
+  if (endpoint === undefined)
+    return { status: 404, body: xdrError(404, ERROR_MESSAGES[404], request.url ?? null) };
   const latency = faults.latencyMs(endpoint);
   if (latency > 0) await sleep(latency);
-  if (request.method !== "POST") {
-    return { answer: { status: 405, body: xdrError(405, ERROR_MESSAGES[405]) }, reset: false };
-  }
+  if (request.method !== "POST") return { status: 405, body: xdrError(405, ERROR_MESSAGES[405]) };
 
   const auth = context.verifier.verify(request.headers, context.clock() + faults.clockSkewMs());
-  if (!auth.ok) {
+  if (!auth.ok)
     return {
-      answer: {
-        status: auth.status,
-        body: xdrError(auth.status, ERROR_MESSAGES[auth.status]),
-        reason: auth.reason,
-      },
-      reset: false,
+      status: auth.status,
+      body: xdrError(auth.status, ERROR_MESSAGES[auth.status]),
+      reason: auth.reason,
     };
-  }
 
-  const throttled: Answer = { status: 429, body: xdrError(429, ERROR_MESSAGES[429]) };
-  if (faults.takeThrottle(endpoint))
-    return { answer: { ...throttled, fault: "throttleBurst" }, reset: false };
+  const throttled = { status: 429, body: xdrError(429, ERROR_MESSAGES[429]) };
+  if (faults.takeThrottle(endpoint)) return { ...throttled, fault: "throttleBurst" };
   const now = context.clock();
   const { tenant, extraData } = context.limits;
   const extraDataCall = endpoint === "get_incident_extra_data";
-  if (!tenant.hasRoom(now)) return { answer: { ...throttled, reason: "tenant rate limit" }, reset: false };
-  if (extraDataCall && !extraData.hasRoom(now)) {
-    return { answer: { ...throttled, reason: "extra data rate limit" }, reset: false };
-  }
+  if (!tenant.hasRoom(now)) return { ...throttled, reason: "tenant rate limit" };
+  if (extraDataCall && !extraData.hasRoom(now)) return { ...throttled, reason: "extra data rate limit" };
   tenant.consume(now);
   if (extraDataCall) extraData.consume(now);
 
   if (faults.strikes("connectionResetRate", endpoint)) {
-    return { answer: { status: 0, body: null, fault: "connectionReset" }, reset: true };
+    return { status: 0, body: null, fault: "connectionReset", delivery: "reset" };
   }
   if (faults.strikes("serverErrorRate", endpoint)) {
-    return {
-      answer: { status: 500, body: xdrError(500, ERROR_MESSAGES[500]), fault: "serverError" },
-      reset: false,
-    };
+    return { status: 500, body: xdrError(500, ERROR_MESSAGES[500]), fault: "serverError" };
   }
   if (faults.strikes("nonJsonBodyRate", endpoint)) {
-    const raw = { text: BAD_GATEWAY_HTML, contentType: "text/html" };
-    return { answer: { status: 502, body: null, raw, fault: "nonJsonBody" }, reset: false };
+    return {
+      status: 502,
+      body: null,
+      raw: { text: BAD_GATEWAY_HTML, contentType: "text/html" },
+      fault: "nonJsonBody",
+    };
   }
 
-  if (!parsed.ok)
-    return { answer: { status: 400, body: xdrError(400, ERROR_MESSAGES[400], parsed.error) }, reset: false };
+  if (!parsed.ok) return { status: 400, body: xdrError(400, ERROR_MESSAGES[400], parsed.error) };
   const answer = respond(context, endpoint, parsed.data);
   if (answer.status === 200 && faults.strikes("schemaViolationRate", endpoint)) {
     breakSchema(answer.body as { reply: Record<string, unknown> }, endpoint, faults.choices.next());
     answer.fault = "schemaViolation";
   }
-  return { answer, reset: false };
+  if (answer.status === 200 && faults.strikes("truncatedBodyRate", endpoint)) {
+    answer.fault = "truncatedBody";
+    answer.delivery = "truncated";
+  }
+  return answer;
 }
 
 function invalidRequest(product: EmulatedProduct, error: InvalidQueryError): Answer {
@@ -224,7 +214,7 @@ function breakSchema(
   else delete (reply.incident as Record<string, unknown>).incident_id;
 }
 
-function send(request: IncomingMessage, response: ServerResponse, answer: Answer, truncate: boolean): void {
+function send(request: IncomingMessage, response: ServerResponse, answer: Answer): void {
   const text = answer.raw?.text ?? JSON.stringify(answer.body);
   const gzip = /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""));
   const payload = gzip ? gzipSync(text) : Buffer.from(text);
@@ -233,7 +223,7 @@ function send(request: IncomingMessage, response: ServerResponse, answer: Answer
   if (gzip) response.setHeader("Content-Encoding", "gzip");
   if (answer.status === 405) response.setHeader("Allow", "POST");
   response.setHeader("Content-Length", payload.length);
-  if (!truncate) {
+  if (answer.delivery !== "truncated") {
     response.end(payload);
     return;
   }
