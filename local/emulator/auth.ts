@@ -27,7 +27,7 @@ function sameText(a: string, b: string): boolean {
 }
 
 /** One standard and one advanced key, 128 characters like real ones, fixed by the seed. */
-export function generatedKeys(seed: string): EmulatorKey[] {
+export function generatedKeys(seed: string): [EmulatorKey, EmulatorKey] {
   const random = createRandom(seed, "keys");
   return [
     { id: String(random.int(1, 99)), key: random.alphanumeric(128), type: "standard" },

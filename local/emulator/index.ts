@@ -9,17 +9,27 @@ import { RequestJournal } from "./journal.ts";
 import { DEFAULT_EXTRA_DATA_LIMIT, DEFAULT_TENANT_LIMIT, SlidingWindow } from "./rate-limits.ts";
 import { handlePublicRequest, type PublicApiContext } from "./server.ts";
 import { IncidentStore } from "./tenant.ts";
-import type { CortexEmulator, CortexEmulatorOptions, EmulatorControl, EmulatorKey } from "./types.ts";
+import type {
+  CortexEmulator,
+  CortexEmulatorOptions,
+  EmulatorControl,
+  EmulatorKey,
+  EmulatorKeyOption,
+} from "./types.ts";
 
 export { ADMIN_PREFIX } from "./admin.ts";
 export type * from "./types.ts";
 
 export const DEFAULT_BACKLOG = 200;
 
-function keysFor(seed: string, options: CortexEmulatorOptions) {
-  const configured = options.keys ?? [];
-  const generated = generatedKeys(seed).filter((key) => !configured.some((given) => given.type === key.type));
-  return [...configured, ...generated];
+/** The configured keys, plus a generated one of each type none was configured for. */
+function keysFor(seed: string, configured: readonly EmulatorKeyOption[]) {
+  const [generatedStandard, generatedAdvanced] = generatedKeys(seed);
+  const standard = configured.find((key) => key.type === "standard") ?? generatedStandard;
+  const advanced = configured.find((key) => key.type === "advanced") ?? generatedAdvanced;
+  const all = [...configured, ...[standard, advanced].filter((key) => !configured.includes(key))];
+  const publicKey = ({ id, key, type }: EmulatorKey): EmulatorKey => ({ id, key, type });
+  return { standard: publicKey(standard), advanced: publicKey(advanced), all };
 }
 
 export async function startCortexEmulator(options: CortexEmulatorOptions = {}): Promise<CortexEmulator> {
@@ -28,7 +38,8 @@ export async function startCortexEmulator(options: CortexEmulatorOptions = {}): 
   const clock = options.now ?? Date.now;
   const store = new IncidentStore(tenantIdentity(seed, product), clock);
   store.seedBacklog(options.incidents ?? DEFAULT_BACKLOG);
-  const verifier = new KeyVerifier(keysFor(seed, options));
+  const keys = keysFor(seed, options.keys ?? []);
+  const verifier = new KeyVerifier(keys.all);
   const faults = new FaultPlan(seed);
   const journal = new RequestJournal();
   const context: PublicApiContext = {
@@ -86,15 +97,9 @@ export async function startCortexEmulator(options: CortexEmulatorOptions = {}): 
     live.unref();
   }
 
-  const all: EmulatorKey[] = verifier.list();
-  const standard = all.find((key) => key.type === "standard");
-  const advanced = all.find((key) => key.type === "advanced");
-  if (standard === undefined || advanced === undefined) {
-    throw new Error("Cortex emulator: key setup produced no standard or no advanced key");
-  }
   return {
     url: `http://127.0.0.1:${port}`,
-    keys: { standard, advanced, all },
+    keys: { standard: keys.standard, advanced: keys.advanced, all: verifier.list() },
     control,
     close: () => {
       // Idempotent: a test's finally and its afterAll may both close.
