@@ -2,6 +2,8 @@
 import type { EmulatorEndpoint, EmulatorStats, EndpointStats, RequestLogEntry } from "./types.ts";
 
 const ENDPOINTS = ["get_incidents", "get_incident_extra_data", "unknown"] as const;
+/** A long `npm start` must not grow without bound; counts in stats() stay exact beyond it. */
+export const REQUEST_LOG_LIMIT = 100_000;
 
 export class RequestJournal {
   private readonly entries: RequestLogEntry[] = [];
@@ -9,6 +11,7 @@ export class RequestJournal {
 
   record(entry: RequestLogEntry): void {
     this.entries.push(entry);
+    if (this.entries.length > REQUEST_LOG_LIMIT) this.entries.shift();
     const stats = this.counts[ENDPOINTS.indexOf(entry.endpoint)];
     if (stats === undefined) return;
     stats.calls += 1;

@@ -134,11 +134,14 @@ export class IncidentStore {
     const alerts: Record<string, unknown>[] = [];
     let index = 0;
     for (const batch of record.batches) {
+      // Alerts of one batch were detected in the seconds before it was attached, the last one at its time.
+      let position = batchSize(batch);
       for (const severity of ALERT_SEVERITIES) {
-        for (let i = 0; i < batch.counts[severity]; i++) {
-          if (alerts.length >= alertsLimit) break;
-          const detectedAt = batch.detectedAt - (batchSize(batch) - alerts.length) * 997;
-          alerts.push(buildAlert(this.identity, incident, index, severity, detectedAt));
+        for (let i = 0; i < batch.counts[severity] && alerts.length < alertsLimit; i++) {
+          position -= 1;
+          alerts.push(
+            buildAlert(this.identity, incident, index, severity, batch.detectedAt - position * 997),
+          );
           index += 1;
         }
       }
