@@ -9,7 +9,7 @@ import { InvalidQueryError, queryIncidents } from "./query.ts";
 import type { SlidingWindow } from "./rate-limits.ts";
 import { BAD_GATEWAY_HTML, ERROR_MESSAGES, xdrError, xpanseUnprocessable } from "./replies.ts";
 import { type IncidentStore, UnknownIncidentError } from "./tenant.ts";
-import type { EmulatedProduct, EmulatorEndpoint, RequestLogEntry } from "./types.ts";
+import type { EmulatedProduct, EmulatorEndpoint } from "./types.ts";
 
 export const DEFAULT_ALERTS_LIMIT = 1000;
 
@@ -65,26 +65,22 @@ export async function handlePublicRequest(
   response: ServerResponse,
   path: string,
 ): Promise<void> {
+  const receivedAt = context.clock();
   const endpoint = endpointFor(path);
-  const text = await readBody(request);
-  const keyIdHeader = request.headers["x-xdr-auth-id"];
-  const entry: RequestLogEntry = {
-    time: context.clock(),
+  const parsed = parseRequestData(await readBody(request));
+  const answer = await answerRequest(context, request, endpoint, parsed);
+  const keyId = request.headers["x-xdr-auth-id"];
+  context.journal.record({
+    time: receivedAt,
     method: request.method ?? "",
     path,
     endpoint: endpoint ?? "unknown",
-    status: 0,
-    keyId: Array.isArray(keyIdHeader) ? keyIdHeader[0] : keyIdHeader,
-    requestData: undefined,
-  };
-  const parsed = parseRequestData(text);
-  if (parsed.ok) entry.requestData = parsed.data;
-
-  const answer = await answerRequest(context, request, endpoint, parsed);
-  entry.status = answer.status;
-  if (answer.fault !== undefined) entry.fault = answer.fault;
-  if (answer.reason !== undefined) entry.reason = answer.reason;
-  context.journal.record(entry);
+    status: answer.status,
+    keyId: Array.isArray(keyId) ? keyId[0] : keyId,
+    requestData: parsed.ok ? parsed.data : undefined,
+    ...(answer.fault === undefined ? {} : { fault: answer.fault }),
+    ...(answer.reason === undefined ? {} : { reason: answer.reason }),
+  });
 
   if (answer.delivery === "reset") {
     response.socket?.resetAndDestroy();
