@@ -28,7 +28,10 @@ export function createNonce(random: (size: number) => Uint8Array = randomBytes):
 }
 
 /** The headers that authenticate one request with a standard or an advanced API key. */
-export function authHeaders(credentials: CortexCredentials, entropy: AuthEntropy = {}): Record<string, string> {
+export function authHeaders(
+  credentials: CortexCredentials,
+  entropy: AuthEntropy = {},
+): Record<string, string> {
   if (credentials.authType === "standard") {
     return { Authorization: credentials.apiKey, "x-xdr-auth-id": credentials.apiKeyId };
   }

@@ -83,7 +83,9 @@ export interface WalkOptions extends CallOptions {
 const DRAIN_STEP = 90;
 
 function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+  return (
+    hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+  );
 }
 
 function validateBaseUrl(baseUrl: string): URL {
@@ -96,7 +98,9 @@ function validateBaseUrl(baseUrl: string): URL {
     );
   }
   if (url.username !== "" || url.password !== "") {
-    throw new CortexConfigurationError("Cortex base URL must not contain credentials: put the key in the secret");
+    throw new CortexConfigurationError(
+      "Cortex base URL must not contain credentials: put the key in the secret",
+    );
   }
   if (url.protocol === "https:") return url;
   if (url.protocol === "http:" && isLoopback(url.hostname)) return url;
@@ -105,7 +109,9 @@ function validateBaseUrl(baseUrl: string): URL {
   );
 }
 
-export class CortexClient<P extends CortexProduct = CortexProduct> implements IncidentSource, ExtraDataSource {
+export class CortexClient<P extends CortexProduct = CortexProduct>
+  implements IncidentSource, ExtraDataSource
+{
   readonly product: P;
   readonly #base: URL;
   readonly #credentials: () => Promise<CortexCredentials>;
@@ -124,7 +130,9 @@ export class CortexClient<P extends CortexProduct = CortexProduct> implements In
   constructor(config: CortexClientConfig<P>) {
     this.#base = validateBaseUrl(config.baseUrl);
     if (config.product !== "xdr" && config.product !== "xpanse") {
-      throw new CortexConfigurationError(`Cortex product must be "xdr" or "xpanse", got "${String(config.product)}"`);
+      throw new CortexConfigurationError(
+        `Cortex product must be "xdr" or "xpanse", got "${String(config.product)}"`,
+      );
     }
     this.product = config.product;
     const credentials = config.credentials;
@@ -157,12 +165,16 @@ export class CortexClient<P extends CortexProduct = CortexProduct> implements In
     const { reply, rawBody } = await this.#post(GET_INCIDENTS_PATH, data, options);
     const parsed = parseGetIncidentsReply(reply);
     if ("incidents" in parsed) return parsed;
-    throw new CortexApiError("unparseable_reply", `Cortex API sent a reply the client cannot use: ${parsed.message}`, {
-      path: GET_INCIDENTS_PATH,
-      status: 200,
-      rawBody,
-      serverMessage: parsed.message,
-    });
+    throw new CortexApiError(
+      "unparseable_reply",
+      `Cortex API sent a reply the client cannot use: ${parsed.message}`,
+      {
+        path: GET_INCIDENTS_PATH,
+        status: 200,
+        rawBody,
+        serverMessage: parsed.message,
+      },
+    );
   }
 
   /** The incident with its alerts and artifacts; the reply comes back as received even when it breaks the schema. */
@@ -193,7 +205,10 @@ export class CortexClient<P extends CortexProduct = CortexProduct> implements In
    * Every incident version modified at or after `cursor`, oldest first (keyset paging on modification_time,
    * skipping the ids already handled at the cursor millisecond). See README "Cortex API client".
    */
-  async *incidentsModifiedSince(cursor: IncidentCursor, options: WalkOptions = {}): AsyncGenerator<IncidentPage> {
+  async *incidentsModifiedSince(
+    cursor: IncidentCursor,
+    options: WalkOptions = {},
+  ): AsyncGenerator<IncidentPage> {
     const configured = parseIncidentFilters(options.filters ?? [], this.product);
     const call: CallOptions = { deadline: options.deadline, signal: options.signal };
     // `saved` is what a caller may persist; `from` may run ahead of it (t + 1) after draining millisecond t.
@@ -226,7 +241,8 @@ export class CortexClient<P extends CortexProduct = CortexProduct> implements In
         const ids = time === saved.time ? new Set([...saved.ids, ...drained.ids]) : drained.ids;
         const fresh = drained.incidents.filter((i) => !handled(i));
         saved = { time, ids };
-        if (fresh.length > 0) yield { incidents: fresh, cursor: { modificationTime: time, idsAtCursor: [...ids] } };
+        if (fresh.length > 0)
+          yield { incidents: fresh, cursor: { modificationTime: time, idsAtCursor: [...ids] } };
         if (!drained.complete) return;
         from = time + 1;
         continue;
@@ -315,7 +331,13 @@ export class CortexClient<P extends CortexProduct = CortexProduct> implements In
       } catch (error) {
         if (!(error instanceof CortexApiError)) throw error;
         lastError = error;
-        this.#observe({ path, attempt, status: error.status, errorKind: error.kind, durationMs: this.#now() - started });
+        this.#observe({
+          path,
+          attempt,
+          status: error.status,
+          errorKind: error.kind,
+          durationMs: this.#now() - started,
+        });
       }
       if (!lastError.retryable || attempt === this.#maxAttempts) throw withAttempts(lastError, attempt);
       const delay = this.#retryDelay(attempt, lastError);
@@ -392,7 +414,16 @@ export class CortexClient<P extends CortexProduct = CortexProduct> implements In
       );
     }
     if (status < 200 || status >= 300) {
-      throw errorFromResponse({ status, path, body: text, headers, authType: credentials.authType, nowMs: this.#now(), secrets, incidentId });
+      throw errorFromResponse({
+        status,
+        path,
+        body: text,
+        headers,
+        authType: credentials.authType,
+        nowMs: this.#now(),
+        secrets,
+        incidentId,
+      });
     }
     let json: unknown;
     try {
@@ -412,7 +443,9 @@ export class CortexClient<P extends CortexProduct = CortexProduct> implements In
   }
 }
 
-function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
+function flattenHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string | undefined> {
   const flat: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(headers)) {
     flat[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;

@@ -145,7 +145,9 @@ export function summariseErrorBody(body: string): string | undefined {
   if (typeof json !== "object" || json === null) return textOf(json);
   const outer = json as Record<string, unknown>;
   const envelope =
-    typeof outer.reply === "object" && outer.reply !== null ? (outer.reply as Record<string, unknown>) : outer;
+    typeof outer.reply === "object" && outer.reply !== null
+      ? (outer.reply as Record<string, unknown>)
+      : outer;
   if ("err_msg" in envelope || "err_extra" in envelope || "err_code" in envelope) {
     const parts = [textOf(envelope.err_msg), textOf(envelope.err_extra)].filter((p) => p !== undefined);
     return parts.length > 0 ? truncate(parts.join(": ")) : undefined;
@@ -292,7 +294,9 @@ export function errorFromTransport(
   timeoutMs: number,
 ): CortexApiError {
   const code =
-    typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : "";
+    typeof error === "object" && error !== null && "code" in error
+      ? String((error as { code: unknown }).code)
+      : "";
   if (timedOut || TIMEOUT_CODES.has(code)) {
     return new CortexApiError(
       "timeout",

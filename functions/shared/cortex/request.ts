@@ -78,7 +78,11 @@ interface FieldRule {
 const BOTH: readonly CortexProduct[] = ["xdr", "xpanse"];
 
 const FILTER_RULES: Readonly<Record<string, FieldRule>> = {
-  incident_id_list: { products: BOTH, operators: { in: incidentIdList }, valueHint: "a list of 1 to 100 ids" },
+  incident_id_list: {
+    products: BOTH,
+    operators: { in: incidentIdList },
+    valueHint: "a list of 1 to 100 ids",
+  },
   alert_sources: { products: BOTH, operators: { in: stringList }, valueHint: "a list of source names" },
   description: {
     products: BOTH,

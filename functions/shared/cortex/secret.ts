@@ -48,7 +48,9 @@ export function parseCredentials(secret: unknown, secretArn: string): CortexCred
     const problems = fields.map((field) =>
       field === "" ? "the secret must be a JSON object" : `${field} must be ${FIELD_HINTS[field] ?? "valid"}`,
     );
-    throw new CortexConfigurationError(`Secret ${secretArn} is not usable Cortex credentials: ${problems.join("; ")}`);
+    throw new CortexConfigurationError(
+      `Secret ${secretArn} is not usable Cortex credentials: ${problems.join("; ")}`,
+    );
   }
   return parsed.data;
 }

@@ -3,8 +3,8 @@
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
-import { CortexClient, type CortexClientConfig } from "../../../functions/shared/cortex/client.ts";
 import type { CortexCredentials, CortexProduct } from "../../../functions/shared/cortex/api.ts";
+import { CortexClient, type CortexClientConfig } from "../../../functions/shared/cortex/client.ts";
 
 export interface RecordedRequest {
   method: string;
