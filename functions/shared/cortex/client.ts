@@ -162,19 +162,21 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
   }
 
   async #getIncidents(data: GetIncidentsRequestData, options: CallOptions): Promise<GetIncidentsReply> {
-    const { reply, rawBody } = await this.#post(GET_INCIDENTS_PATH, data, options);
-    const parsed = parseGetIncidentsReply(reply);
-    if ("incidents" in parsed) return parsed;
-    throw new CortexApiError(
-      "unparseable_reply",
-      `Cortex API sent a reply the client cannot use: ${parsed.message}`,
-      {
-        path: GET_INCIDENTS_PATH,
-        status: 200,
-        rawBody,
-        serverMessage: parsed.message,
-      },
-    );
+    return this.#post(GET_INCIDENTS_PATH, data, options, (reply, rawBody) => {
+      const parsed = parseGetIncidentsReply(reply);
+      if ("incidents" in parsed) return parsed;
+      // Retried like any unusable body: a page with a broken item is never half-used.
+      throw new CortexApiError(
+        "unparseable_reply",
+        `Cortex API sent a reply the client cannot use: ${parsed.message}`,
+        {
+          path: GET_INCIDENTS_PATH,
+          status: 200,
+          rawBody,
+          serverMessage: parsed.message,
+        },
+      );
+    });
   }
 
   /** The incident with its alerts and artifacts; the reply comes back as received even when it breaks the schema. */
@@ -192,13 +194,13 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
         `get_incident_extra_data alerts_limit must be a positive integer, got ${alertsLimit}`,
       );
     }
-    const { reply } = await this.#post(
+    return this.#post(
       EXTRA_DATA_PATH,
       { incident_id: incidentId, alerts_limit: alertsLimit },
       options,
+      parseExtraDataReply,
       incidentId,
     );
-    return parseExtraDataReply(reply);
   }
 
   /**
@@ -285,6 +287,7 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
         },
         call,
       );
+      const known = byId.size;
       for (const incident of reply.incidents) {
         if (incident.modification_time === time && !byId.has(incident.incident_id)) {
           byId.set(incident.incident_id, incident);
@@ -293,6 +296,14 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
       if (reply.incidents.length < MAX_PAGE_SIZE) {
         return { incidents: [...byId.values()], ids: new Set(byId.keys()), complete: true };
       }
+      if (byId.size === known) {
+        // A full page with nothing new: the tenant is not honouring search_from, and looping would never end.
+        throw new CortexApiError(
+          "unparseable_reply",
+          `get_incidents returned the same page for search_from ${offset} while listing the incidents modified at ${time}: cannot page past this millisecond.`,
+          { path: GET_INCIDENTS_PATH },
+        );
+      }
     }
   }
 
@@ -300,13 +311,14 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
     return deadline !== undefined && this.#now() >= deadline;
   }
 
-  /** POSTs {"request_data": data} with retries; resolves to the `reply` object of a 2xx JSON envelope. */
-  async #post(
+  /** POSTs {"request_data": data} with retries; `parse` turns the `reply` of a 2xx JSON envelope into the result. */
+  async #post<T>(
     path: string,
     data: object,
     options: CallOptions,
+    parse: (reply: Record<string, unknown>, rawBody: string) => T,
     incidentId?: string,
-  ): Promise<{ reply: Record<string, unknown>; rawBody: string }> {
+  ): Promise<T> {
     const url = new URL(this.#base.pathname.replace(/\/+$/, "") + path, this.#base);
     const body = JSON.stringify({ request_data: data });
     let lastError: CortexApiError | undefined;
@@ -322,14 +334,24 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
       }
       const credentials = await this.#credentials();
       const started = this.#now();
-      let status: number | undefined;
       try {
-        const result = await this.#attempt(url, path, body, credentials, options, incidentId);
-        status = result.status;
+        const { reply, rawBody, status } = await this.#attempt(
+          url,
+          path,
+          body,
+          credentials,
+          options,
+          incidentId,
+        );
+        const result = parse(reply, rawBody);
         this.#observe({ path, attempt, status, durationMs: this.#now() - started });
         return result;
       } catch (error) {
-        if (!(error instanceof CortexApiError)) throw error;
+        if (!(error instanceof CortexApiError)) {
+          // The caller aborted: no retry, but the attempt still counts for whoever paces calls.
+          this.#observe({ path, attempt, durationMs: this.#now() - started });
+          throw error;
+        }
         lastError = error;
         this.#observe({
           path,

@@ -239,6 +239,16 @@ describe("incidentsModifiedSince", () => {
     }
   });
 
+  it("fails instead of looping forever when the tenant ignores search_from in a crowded millisecond", async () => {
+    const same = Array.from({ length: 100 }, (_, n) => incident(String(n + 1), 42));
+    server = await startFakeCortex(() => ({ json: incidentsReply(same) }));
+    const error = (await walk(server.url, START).catch((e: unknown) => e)) as CortexApiError;
+    expect(isCortexError(error, "unparseable_reply")).toBe(true);
+    expect(error.message).toContain("search_from 90");
+    // One walk page, then drain pages at offsets 0 and 90; the second adds nothing new.
+    expect(server.requests).toHaveLength(3);
+  });
+
   it("ANDs configured filters with the cursor filter and sorts by modification_time ascending", async () => {
     const tenant = new FakeTenant(6);
     for (let n = 0; n < 10; n++) tenant.add(String(n + 1), 100 + n);

@@ -4,6 +4,7 @@ import { type CortexApiError, isCortexError } from "../../../functions/shared/co
 import {
   type FakeCortex,
   type FakeReply,
+  incident,
   incidentsReply,
   startFakeCortex,
   testClient,
@@ -136,6 +137,32 @@ describe("retries", () => {
     expect(error.retryAfterSeconds).toBe(60);
     expect(sleeps).toEqual([]);
     expect(fake.requests).toHaveLength(1);
+  });
+
+  it("retries a page whose item misses a required field, and never uses the broken page", async () => {
+    const broken = {
+      reply: { incidents: [{ incident_id: "1", severity: "low", status: "new", creation_time: 1 }] },
+    };
+    const fake = await serve([{ json: broken }, { json: incidentsReply([incident("1", 5)]) }]);
+    const { client } = testClient(fake.url);
+    const reply = await client.getIncidents({});
+    await client.close();
+    expect(fake.requests).toHaveLength(2);
+    expect(reply.incidents.map((i) => i.modification_time)).toEqual([5]);
+  });
+
+  it("stops at once when the caller aborts, without retrying", async () => {
+    const fake = await serve([{ hang: true }, ok]);
+    const controller = new AbortController();
+    const events: CortexAttemptEvent[] = [];
+    const { client, sleeps } = testClient(fake.url, { observer: (event) => events.push(event) });
+    const pending = client.getIncidents({}, { signal: controller.signal });
+    await expect.poll(() => fake.requests.length).toBe(1);
+    controller.abort(new Error("shutting down"));
+    await expect(pending).rejects.toThrow("shutting down");
+    await client.close();
+    expect(sleeps).toEqual([]);
+    expect(events).toHaveLength(1);
   });
 
   it("sends nothing when the deadline has already passed", async () => {
