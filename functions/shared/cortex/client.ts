@@ -234,6 +234,7 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
         call,
       );
       const page = reply.incidents;
+      assertAscending(page);
       const full = page.length >= MAX_PAGE_SIZE;
       const first = page[0];
       if (full && first !== undefined && page.every((i) => i.modification_time === first.modification_time)) {
@@ -462,6 +463,21 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
       );
     }
     return { reply: json.reply, rawBody: text, status };
+  }
+}
+
+// Keyset paging is only correct over a sorted page; an unsorted one would silently skip incidents.
+function assertAscending(page: readonly IncidentSummary[]): void {
+  for (let index = 1; index < page.length; index++) {
+    const previous = page[index - 1] as IncidentSummary;
+    const current = page[index] as IncidentSummary;
+    if (current.modification_time < previous.modification_time) {
+      throw new CortexApiError(
+        "unparseable_reply",
+        `get_incidents ignored sort modification_time asc (item ${index} is older than item ${index - 1}): cannot page safely.`,
+        { path: GET_INCIDENTS_PATH },
+      );
+    }
   }
 }
 

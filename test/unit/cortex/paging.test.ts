@@ -249,6 +249,13 @@ describe("incidentsModifiedSince", () => {
     expect(server.requests).toHaveLength(3);
   });
 
+  it("fails instead of skipping incidents when the tenant ignores the sort", async () => {
+    server = await startFakeCortex(() => ({ json: incidentsReply([incident("1", 9), incident("2", 3)]) }));
+    const error = (await walk(server.url, START).catch((e: unknown) => e)) as CortexApiError;
+    expect(isCortexError(error, "unparseable_reply")).toBe(true);
+    expect(error.message).toContain("ignored sort");
+  });
+
   it("ANDs configured filters with the cursor filter and sorts by modification_time ascending", async () => {
     const tenant = new FakeTenant(6);
     for (let n = 0; n < 10; n++) tenant.add(String(n + 1), 100 + n);
