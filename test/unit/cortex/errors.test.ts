@@ -2,7 +2,12 @@ import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CortexCredentials } from "../../../functions/shared/cortex/api.ts";
-import { type CortexApiError, isCortexError } from "../../../functions/shared/cortex/errors.ts";
+import {
+  type CortexApiError,
+  isCortexError,
+  parseRetryAfter,
+  summariseErrorBody,
+} from "../../../functions/shared/cortex/errors.ts";
 import {
   ADVANCED_KEY,
   type FakeCortex,
@@ -32,7 +37,8 @@ async function failureOf(
   const { client } = testClient(server.url, {
     credentials,
     maxAttempts: 1,
-    requestTimeoutMs: 200,
+    // Generous, so a loaded machine never turns an answer into a timeout; only a hung reply times out.
+    requestTimeoutMs: reply.hang ? 200 : 15_000,
     ...(now ? { now } : {}),
   });
   try {
@@ -222,6 +228,16 @@ describe("error replies", () => {
     expect(error.message).toContain("modification_time");
   });
 
+  it("reports a gzip body that does not decompress as unparseable_reply", async () => {
+    const error = await failureOf({
+      status: 200,
+      headers: { "content-encoding": "gzip" },
+      text: "not gzip at all",
+    });
+    expect(error.kind).toBe("unparseable_reply");
+    expect(error.message).toContain("does not decompress");
+  });
+
   it("maps a request that outlives its timeout to timeout", async () => {
     const error = await failureOf({ hang: true });
     expect(error.kind).toBe("timeout");
@@ -255,5 +271,47 @@ describe("error replies", () => {
         expect(error.message).toContain("[redacted]");
       }
     }
+  });
+});
+
+describe("reading error bodies", () => {
+  it.each([
+    [
+      "XDR envelope, err_extra a string",
+      { reply: { err_code: 500, err_msg: "Failed", err_extra: "detail" } },
+      "Failed: detail",
+    ],
+    [
+      "XDR envelope, err_extra an object",
+      { reply: { err_code: 500, err_msg: "Failed", err_extra: { field: "x" } } },
+      'Failed: {"field":"x"}',
+    ],
+    [
+      "XDR envelope, err_extra null",
+      { reply: { err_code: 500, err_msg: "Failed", err_extra: null } },
+      "Failed",
+    ],
+    [
+      "XDR envelope, numeric-string code",
+      { reply: { err_code: "402", err_msg: "No license" } },
+      "No license",
+    ],
+    [
+      "Xpanse envelope, empty errors",
+      { code: 422, status: "Unprocessable", message: "Bad value", errors: {} },
+      "Bad value",
+    ],
+    ["empty reply", { reply: {} }, undefined],
+  ])("reads %s", (_name, body, expected) => {
+    expect(summariseErrorBody(JSON.stringify(body))).toBe(expected);
+  });
+
+  it("reads Retry-After as seconds or as an HTTP date, and ignores nonsense", () => {
+    const now = Date.parse("2026-11-21T05:00:00Z");
+    expect(parseRetryAfter("30", now)).toBe(30);
+    expect(parseRetryAfter("Sat, 21 Nov 2026 05:01:00 GMT", now)).toBe(60);
+    expect(parseRetryAfter("Sat, 21 Nov 2026 04:00:00 GMT", now)).toBe(0);
+    expect(parseRetryAfter("soon", now)).toBeUndefined();
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
   });
 });

@@ -34,7 +34,8 @@ describe("retries", () => {
     ]);
     const events: CortexAttemptEvent[] = [];
     const { client, sleeps } = testClient(fake.url, {
-      requestTimeoutMs: 100,
+      // Long enough that a loaded machine still answers in time; only the hung attempt times out.
+      requestTimeoutMs: 1_000,
       observer: (event) => events.push(event),
     });
     const reply = await client.getIncidents({});
