@@ -349,7 +349,7 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
         return result;
       } catch (error) {
         if (!(error instanceof CortexApiError)) {
-          // The caller aborted: no retry, but the attempt still counts for whoever paces calls.
+          // Not an API failure (the caller aborted): never retried, but the attempt still counts for pacing.
           this.#observe({ path, attempt, durationMs: this.#now() - started });
           throw error;
         }

@@ -185,6 +185,18 @@ describe("configuration", () => {
     expect(() => make("https://user:pw@api-acme.xdr.eu.paloaltonetworks.com")).toThrow(/credentials/);
   });
 
+  it("refuses Xpanse-only filters on an XDR client, in types and at run time, before any call", async () => {
+    const before = server.requests.length;
+    const { client } = testClient(server.url, { product: "xdr" });
+    const request = client.getIncidents({
+      // @ts-expect-error integration_source is an Xpanse-only field
+      filters: [{ field: "integration_source", operator: "in", value: ["AWS"] }],
+    });
+    await expect(request).rejects.toThrow(/integration_source.*Cortex Xpanse only/);
+    await client.close();
+    expect(server.requests.length).toBe(before);
+  });
+
   it("reads credentials from a provider function on every attempt", async () => {
     next = { json: { reply: { incidents: [] } } };
     let reads = 0;
