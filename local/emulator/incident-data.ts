@@ -6,16 +6,6 @@ import type { EmulatedIncident, EmulatedProduct } from "./types.ts";
 export const ALERT_SEVERITIES = ["critical", "high", "medium", "low", "informational"] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 
-/** Higher is more severe; what an escalation compares. */
-export const SEVERITY_ORDER: Readonly<Record<string, number>> = {
-  unknown: 0,
-  informational: 1,
-  low: 2,
-  medium: 3,
-  high: 4,
-  critical: 5,
-};
-
 export const RESOLVED_STATUSES = [
   "resolved_threat_handled",
   "resolved_known_issue",

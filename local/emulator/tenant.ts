@@ -1,4 +1,6 @@
 // The tenant's incident store: the backlog, new incidents, bursts, modifications, and every version ever served.
+
+import { SEVERITY_RANK } from "../../functions/shared/cortex/api.ts";
 import {
   ALERT_SEVERITIES,
   type AlertBatch,
@@ -12,7 +14,6 @@ import {
   pickSeverity,
   RESOLVED_STATUSES,
   resolveComment,
-  SEVERITY_ORDER,
   type TenantIdentity,
 } from "./incident-data.ts";
 import { createRandom, type Random } from "./random.ts";
@@ -114,10 +115,6 @@ export class IncidentStore {
     return Array.from({ length: count }, () => this.modify(random.pick(ids)));
   }
 
-  get(incidentId: string): EmulatedIncident | undefined {
-    return this.records.get(incidentId)?.incident;
-  }
-
   all(): EmulatedIncident[] {
     return [...this.records.values()].map((record) => record.incident);
   }
@@ -191,7 +188,7 @@ export class IncidentStore {
     const roll = random.next();
     if (status.startsWith("resolved")) return { status: "under_investigation", addAlerts: random.int(1, 3) };
     if (roll < 0.25 && severity !== "critical") {
-      return { severity: SEVERITY_ORDER[severity] === 3 ? "critical" : "high" };
+      return { severity: (SEVERITY_RANK[severity] ?? 0) >= 3 ? "critical" : "high" };
     }
     if (roll < 0.5) return { addAlerts: random.int(1, 20) };
     if (roll < 0.75 && status === "new") return { status: "under_investigation" };
@@ -200,13 +197,13 @@ export class IncidentStore {
 
   private applyChanges(record: IncidentRecord, changes: IncidentChanges, time: number, random: Random): void {
     const { incident } = record;
-    const currentRank = SEVERITY_ORDER[incident.severity] ?? 0;
+    const currentRank = SEVERITY_RANK[incident.severity] ?? 0;
     if (changes.addAlerts !== undefined && changes.addAlerts > 0) {
-      const capped = ALERT_SEVERITIES.find((s) => (SEVERITY_ORDER[s] ?? 0) <= currentRank) ?? "informational";
+      const capped = ALERT_SEVERITIES.find((s) => (SEVERITY_RANK[s] ?? 0) <= currentRank) ?? "informational";
       record.batches.push({ detectedAt: time, counts: alertCountsFor(random, changes.addAlerts, capped) });
     }
     if (changes.severity !== undefined) {
-      if ((SEVERITY_ORDER[changes.severity] ?? 0) > currentRank && isAlertSeverity(changes.severity)) {
+      if ((SEVERITY_RANK[changes.severity] ?? 0) > currentRank && isAlertSeverity(changes.severity)) {
         record.batches.push({ detectedAt: time, counts: alertCountsFor(random, 1, changes.severity) });
       }
       incident.severity = changes.severity;
