@@ -1,7 +1,10 @@
 // The emulator's public surface: options, keys, faults and the control API that tests, benchmarks and the runner use.
 
-export type EmulatedProduct = "xdr" | "xpanse";
-export type EmulatorKeyType = "standard" | "advanced";
+import type { CortexAuthType, CortexProduct } from "../../functions/shared/cortex/api.ts";
+
+// The same products and key types the client speaks, so the two cannot drift apart.
+export type EmulatedProduct = CortexProduct;
+export type EmulatorKeyType = CortexAuthType;
 export type EmulatorEndpoint = "get_incidents" | "get_incident_extra_data";
 
 export interface EmulatorKey {
