@@ -76,7 +76,16 @@ export function createPollerHandler(deps: PollerDependencies): PollerHandler {
     let messagesSent = 0;
     let stoppedEarly = false;
 
-    const stored = await store.load();
+    let stored: Awaited<ReturnType<IncidentCursorStore["load"]>>;
+    try {
+      stored = await store.load();
+    } catch (error) {
+      logger.error("Could not read the cursor; nothing was polled", {
+        cursorObject: store.location,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    }
     const cursorBefore: IncidentCursor = stored?.cursor ?? {
       modificationTime: startedAt - deps.firstRunLookbackMs,
       idsAtCursor: [],

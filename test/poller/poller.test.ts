@@ -1,6 +1,6 @@
 // The poller run against an in-memory tenant (same keyset semantics as the client) and the real
 // embedded AWS endpoint (fauxqs) for the cursor object and the queue.
-import type { S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -10,7 +10,7 @@ import {
 } from "../../functions/poller/create-handler.ts";
 import { EnqueueError } from "../../functions/poller/enqueue.ts";
 import { CortexApiError, type CortexErrorKind } from "../../functions/shared/cortex/errors.ts";
-import { IncidentCursorStore } from "../../functions/shared/cursor.ts";
+import { CURSOR_KEY, IncidentCursorStore } from "../../functions/shared/cursor.ts";
 import type { IncidentVersionMessage } from "../../functions/shared/queue-message.ts";
 import {
   type AwsHarness,
@@ -313,6 +313,15 @@ describe("poller", () => {
     s.clock.advance(3 * HOUR);
     await s.run();
     expect((await s.drain()).map((m) => m.incident_id)).toEqual(["recent"]);
+  });
+
+  it("fails the run, naming the cursor object, when the stored cursor is unreadable", async () => {
+    const s = await setup();
+    addBacklog(s.tenant, 10, T0);
+    await s.s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: CURSOR_KEY, Body: "not json" }));
+
+    await expect(s.run()).rejects.toThrow(`s3://${s.bucket}/state/cursor.json is not JSON`);
+    expect(s.tenant.queries).toBe(0);
   });
 
   it("keeps the cursor of an overlapping run that got further, never moving it backwards", async () => {
