@@ -7,7 +7,9 @@ import { IncidentExportStack } from "../lib/incident-export-stack.ts";
 
 const app = new App();
 const configPath =
-  (app.node.tryGetContext("config") as string | undefined) ?? process.env.CORTEX_EXPORT_CONFIG ?? "config/example.json";
+  (app.node.tryGetContext("config") as string | undefined) ??
+  process.env.CORTEX_EXPORT_CONFIG ??
+  "config/example.json";
 
 try {
   const config = loadPipelineConfigFile(configPath);

@@ -41,68 +41,73 @@ const scheduleExpression = z
     'must be an EventBridge schedule such as "rate(1 minute)", "rate(5 minutes)" or "cron(0/2 * * * ? *)"',
   );
 
-export const pipelineConfigSchema = z
-  .strictObject({
-    /** CloudFormation stack name. */
-    stackName: z
-      .string()
-      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, "must start with a letter and contain only letters, digits and -")
-      .default("CortexIncidentExport"),
-    /** The tenant's API base URL, e.g. https://api-acme.xdr.eu.paloaltonetworks.com */
-    cortexApiUrl: z
-      .url({ protocol: /^https$/, message: "must be an https:// URL such as https://api-acme.xdr.eu.paloaltonetworks.com" }),
-    product: z.enum(["xdr", "xpanse"]).default("xdr"),
-    /** An existing secret holding {"apiKey","apiKeyId","authType"}; omitted: the stack creates one to fill. */
-    secretArn: secretArn.optional(),
-    schedule: scheduleExpression.default("rate(1 minute)"),
-    firstRunLookbackMinutes: z.number().int().positive().max(525_600).default(1440),
-    incidentFilters: z.array(incidentFilter).default([]),
-    alertsLimit: z.number().int().min(1).max(1000).default(1000),
-    apiBudgetPerMinute: z.number().int().min(1).max(600).default(10),
-    enricher: z
-      .strictObject({
-        /** SQS event source maximum concurrency; AWS allows 2..1000. */
-        maxConcurrency: z.number().int().min(2).max(1000).default(2),
-        /** Messages per enricher invocation; up to 10 needs no batching window. */
-        batchSize: z.number().int().min(1).max(10).default(5),
-      })
-      .prefault({}),
-    notifyMinSeverity: z.enum(["low", "medium", "high", "critical"]).default("high"),
-    notificationEmails: z.array(z.email()).default([]),
-    notificationSmsNumbers: z
-      .array(z.string().regex(/^\+[1-9]\d{1,14}$/, "must be an E.164 phone number such as +14155550100"))
-      .default([]),
-    /** Who receives the operations alarms (DLQ, lag, errors, throttles). */
-    operationsEmails: z.array(z.email()).default([]),
-    archive: z
-      .strictObject({
-        storageClass: z.enum(["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]).default("GLACIER_IR"),
-        transitionAfterDays: z.number().int().min(1).default(90),
-        expireAfterDays: z.number().int().positive().optional(),
-      })
-      .prefault({})
-      .refine((archive) => archive.expireAfterDays === undefined || archive.expireAfterDays > archive.transitionAfterDays, {
+export const pipelineConfigSchema = z.strictObject({
+  /** CloudFormation stack name. */
+  stackName: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, "must start with a letter and contain only letters, digits and -")
+    .default("CortexIncidentExport"),
+  /** The tenant's API base URL, e.g. https://api-acme.xdr.eu.paloaltonetworks.com */
+  cortexApiUrl: z.url({
+    protocol: /^https$/,
+    message: "must be an https:// URL such as https://api-acme.xdr.eu.paloaltonetworks.com",
+  }),
+  product: z.enum(["xdr", "xpanse"]).default("xdr"),
+  /** An existing secret holding {"apiKey","apiKeyId","authType"}; omitted: the stack creates one to fill. */
+  secretArn: secretArn.optional(),
+  schedule: scheduleExpression.default("rate(1 minute)"),
+  firstRunLookbackMinutes: z.number().int().positive().max(525_600).default(1440),
+  incidentFilters: z.array(incidentFilter).default([]),
+  alertsLimit: z.number().int().min(1).max(1000).default(1000),
+  apiBudgetPerMinute: z.number().int().min(1).max(600).default(10),
+  enricher: z
+    .strictObject({
+      /** SQS event source maximum concurrency; AWS allows 2..1000. */
+      maxConcurrency: z.number().int().min(2).max(1000).default(2),
+      /** Messages per enricher invocation; up to 10 needs no batching window. */
+      batchSize: z.number().int().min(1).max(10).default(5),
+    })
+    .prefault({}),
+  notifyMinSeverity: z.enum(["low", "medium", "high", "critical"]).default("high"),
+  notificationEmails: z.array(z.email()).default([]),
+  notificationSmsNumbers: z
+    .array(z.string().regex(/^\+[1-9]\d{1,14}$/, "must be an E.164 phone number such as +14155550100"))
+    .default([]),
+  /** Who receives the operations alarms (DLQ, lag, errors, throttles). */
+  operationsEmails: z.array(z.email()).default([]),
+  archive: z
+    .strictObject({
+      storageClass: z.enum(["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]).default("GLACIER_IR"),
+      transitionAfterDays: z.number().int().min(1).default(90),
+      expireAfterDays: z.number().int().positive().optional(),
+    })
+    .prefault({})
+    .refine(
+      (archive) =>
+        archive.expireAfterDays === undefined || archive.expireAfterDays > archive.transitionAfterDays,
+      {
         message: "expireAfterDays must be greater than transitionAfterDays",
         path: ["expireAfterDays"],
-      }),
-    logRetentionDays: z
-      .number()
-      .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
-        message: `must be one of ${LOG_RETENTION_DAYS.join(", ")}`,
-      })
-      .default(30),
-    /** Customer-managed KMS key for the incident topic; omitted: the topic is not KMS-encrypted. */
-    incidentTopicKmsKeyArn: kmsKeyArn.optional(),
-    dlqMaxReceiveCount: z.number().int().min(5).max(1000).default(10),
-    alarms: z
-      .strictObject({
-        /** Cursor lag (seconds behind the tenant) above which the operations topic is told. */
-        cursorLagSeconds: z.number().int().positive().default(1800),
-        /** Age of the oldest queued message above which the operations topic is told. */
-        oldestMessageAgeSeconds: z.number().int().positive().default(3600),
-      })
-      .prefault({}),
-  });
+      },
+    ),
+  logRetentionDays: z
+    .number()
+    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+      message: `must be one of ${LOG_RETENTION_DAYS.join(", ")}`,
+    })
+    .default(30),
+  /** Customer-managed KMS key for the incident topic; omitted: the topic is not KMS-encrypted. */
+  incidentTopicKmsKeyArn: kmsKeyArn.optional(),
+  dlqMaxReceiveCount: z.number().int().min(5).max(1000).default(10),
+  alarms: z
+    .strictObject({
+      /** Cursor lag (seconds behind the tenant) above which the operations topic is told. */
+      cursorLagSeconds: z.number().int().positive().default(1800),
+      /** Age of the oldest queued message above which the operations topic is told. */
+      oldestMessageAgeSeconds: z.number().int().positive().default(3600),
+    })
+    .prefault({}),
+});
 
 /** What a user writes (defaults may be left out). */
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
@@ -121,7 +126,9 @@ export class PipelineConfigError extends Error {
 
 function describePath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return "(configuration)";
-  return path.map((key, i) => (typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`)).join("");
+  return path
+    .map((key, i) => (typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`))
+    .join("");
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -134,11 +141,16 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** One line per problem: `- enricher.maxConcurrency: Too small: expected number to be >=2 (got 1)`. */
-export function formatConfigIssues(issues: readonly z.core.$ZodIssue[], input: unknown, source: string): string {
+export function formatConfigIssues(
+  issues: readonly z.core.$ZodIssue[],
+  input: unknown,
+  source: string,
+): string {
   const lines = issues.map((issue) => {
     const got = valueAt(input, issue.path);
+    const missing = got === undefined && issue.code === "invalid_type";
     const shown = got === undefined || typeof got === "object" ? "" : ` (got ${JSON.stringify(got)})`;
-    return `  - ${describePath(issue.path)}: ${issue.message}${shown}`;
+    return `  - ${describePath(issue.path)}: ${missing ? "required, " : ""}${issue.message}${shown}`;
   });
   return `Invalid cortex-incident-export configuration in ${source}:\n${lines.join("\n")}\nSee the Configuration section of README.md for every field and its allowed values.`;
 }
@@ -171,13 +183,18 @@ export function loadPipelineConfigFile(path: string): PipelineConfig {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new PipelineConfigError(`The configuration file ${path} is not valid JSON: ${(error as Error).message}`, []);
+    throw new PipelineConfigError(
+      `The configuration file ${path} is not valid JSON: ${(error as Error).message}`,
+      [],
+    );
   }
   return parsePipelineConfig(json, path);
 }
 
 /** Seconds one extra-data call may take of an invocation: each concurrent enricher gets an equal share of the budget. */
-export function extraDataCallIntervalSeconds(config: Pick<PipelineConfig, "apiBudgetPerMinute" | "enricher">): number {
+export function extraDataCallIntervalSeconds(
+  config: Pick<PipelineConfig, "apiBudgetPerMinute" | "enricher">,
+): number {
   return (60 * config.enricher.maxConcurrency) / config.apiBudgetPerMinute;
 }
 

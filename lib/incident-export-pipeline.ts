@@ -15,7 +15,10 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import type { enricherEnvironmentSchema, pollerEnvironmentSchema } from "../functions/shared/lambda-environment.ts";
+import type {
+  enricherEnvironmentSchema,
+  pollerEnvironmentSchema,
+} from "../functions/shared/lambda-environment.ts";
 import {
   ENRICHER_SERVICE,
   EnricherMetric,
@@ -23,7 +26,12 @@ import {
   POLLER_SERVICE,
   PollerMetric,
 } from "../functions/shared/metric-names.ts";
-import { enricherTimeoutSeconds, type PipelineConfig, type PipelineConfigInput, parsePipelineConfig } from "./config.ts";
+import {
+  enricherTimeoutSeconds,
+  type PipelineConfig,
+  type PipelineConfigInput,
+  parsePipelineConfig,
+} from "./config.ts";
 import { PipelineFunction } from "./pipeline-function.ts";
 
 /** Typed by the handlers' own schemas, so renaming a variable there breaks this build. */
@@ -76,10 +84,6 @@ export class IncidentExportPipeline extends Construct {
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [{ id: "expire-access-logs", expiration: Duration.days(365) }],
-    });
-    Validations.of(this.accessLogsBucket).acknowledge({
-      id: "AwsSolutions-S1",
-      reason: "This is the access-log bucket itself; logging it to itself would loop.",
     });
 
     this.archiveBucket = new s3.Bucket(this, "ArchiveBucket", {
@@ -141,13 +145,6 @@ export class IncidentExportPipeline extends Construct {
       enforceSSL: true,
       masterKey: topicKey,
     });
-    if (!topicKey) {
-      Validations.of(this.incidentTopic).acknowledge({
-        id: "AwsSolutions-SNS2",
-        reason:
-          "KMS for the incident topic is opt-in (incidentTopicKmsKeyArn): its key policy must admit every subscriber service, which only the operator can decide.",
-      });
-    }
     for (const email of config.notificationEmails) {
       this.incidentTopic.addSubscription(new subscriptions.EmailSubscription(email));
     }
@@ -158,11 +155,6 @@ export class IncidentExportPipeline extends Construct {
     this.operationsTopic = new sns.Topic(this, "OperationsTopic", {
       displayName: "Cortex incident export operations",
       enforceSSL: true,
-    });
-    Validations.of(this.operationsTopic).acknowledge({
-      id: "AwsSolutions-SNS2",
-      reason:
-        "Alarm notifications carry no incident data; CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key.",
     });
     for (const email of config.operationsEmails) {
       this.operationsTopic.addSubscription(new subscriptions.EmailSubscription(email));
@@ -219,7 +211,11 @@ export class IncidentExportPipeline extends Construct {
       schedule: events.Schedule.expression(config.schedule),
       targets: [new targets.LambdaFunction(this.poller, { retryAttempts: 0 })],
     });
-    this.grantObjects(this.poller, ["s3:GetObject", "s3:PutObject"], [ArchiveKeys.cursor, `${ArchiveKeys.pollerState}*`]);
+    this.grantObjects(
+      this.poller,
+      ["s3:GetObject", "s3:PutObject"],
+      [ArchiveKeys.cursor, `${ArchiveKeys.pollerState}*`],
+    );
     this.grantMissingKeyAnswers(this.poller, [ArchiveKeys.cursor, `${ArchiveKeys.pollerState}*`]);
     this.poller.addToRolePolicy(
       new iam.PolicyStatement({ actions: ["sqs:SendMessage"], resources: [this.queue.queueArn] }),
@@ -264,7 +260,10 @@ export class IncidentExportPipeline extends Construct {
     );
     if (topicKey) {
       this.enricher.addToRolePolicy(
-        new iam.PolicyStatement({ actions: ["kms:GenerateDataKey", "kms:Decrypt"], resources: [topicKey.keyArn] }),
+        new iam.PolicyStatement({
+          actions: ["kms:GenerateDataKey", "kms:Decrypt"],
+          resources: [topicKey.keyArn],
+        }),
       );
     }
     this.grantSecretRead(this.enricher);
@@ -329,7 +328,8 @@ export class IncidentExportPipeline extends Construct {
         if (policy) {
           Validations.of(policy).acknowledge({
             id: `AwsSolutions-IAM5[Resource::${this.secret.secretArn}-??????]`,
-            reason: "Secrets Manager appends a random 6-character suffix to the secret's name; the name is exact.",
+            reason:
+              "Secrets Manager appends a random 6-character suffix to the secret's name; the name is exact.",
           });
         }
       }
@@ -359,7 +359,8 @@ export class IncidentExportPipeline extends Construct {
     const gte = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
     const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
     this.alarm("DeadLetterMessagesAlarm", {
-      alarmDescription: "Incident messages reached the dead-letter queue: they were not archived. Inspect and redrive.",
+      alarmDescription:
+        "Incident messages reached the dead-letter queue: they were not archived. Inspect and redrive.",
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(1),
         statistic: "Maximum",
@@ -371,7 +372,10 @@ export class IncidentExportPipeline extends Construct {
     });
     this.alarm("OldestMessageAgeAlarm", {
       alarmDescription: "The enricher is falling behind: the oldest queued incident message is too old.",
-      metric: this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: "Maximum" }),
+      metric: this.queue.metricApproximateAgeOfOldestMessage({
+        period: Duration.minutes(5),
+        statistic: "Maximum",
+      }),
       threshold: config.alarms.oldestMessageAgeSeconds,
       comparisonOperator: gt,
       evaluationPeriods: 1,
@@ -425,7 +429,8 @@ export class IncidentExportPipeline extends Construct {
 
   private createDashboard(id: string): cloudwatch.Dashboard {
     const poller = (name: string, statistic = "Sum") => this.pipelineMetric(POLLER_SERVICE, name, statistic);
-    const enricher = (name: string, statistic = "Sum") => this.pipelineMetric(ENRICHER_SERVICE, name, statistic);
+    const enricher = (name: string, statistic = "Sum") =>
+      this.pipelineMetric(ENRICHER_SERVICE, name, statistic);
     const dashboard = new cloudwatch.Dashboard(this, "Dashboard", {
       dashboardName: `${Stack.of(this).stackName}-${id}`,
       defaultInterval: Duration.hours(6),
@@ -477,7 +482,10 @@ export class IncidentExportPipeline extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: "Enricher: end-to-end lag (s)",
-        left: [enricher(EnricherMetric.EndToEndLagSeconds, "Maximum"), enricher(EnricherMetric.EndToEndLagSeconds, "Average")],
+        left: [
+          enricher(EnricherMetric.EndToEndLagSeconds, "Maximum"),
+          enricher(EnricherMetric.EndToEndLagSeconds, "Average"),
+        ],
       }),
     );
     dashboard.addWidgets(

@@ -15,15 +15,28 @@ export class IncidentExportStack extends Stack {
     super(scope, id, props);
     this.pipeline = new IncidentExportPipeline(this, "Pipeline", { config: props.config });
     const p = this.pipeline;
-    const output = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });
-    output("ArchiveBucketName", p.archiveBucket.bucketName, "S3 bucket with the archive (incidents/) and state (state/)");
-    output("AccessLogsBucketName", p.accessLogsBucket.bucketName, "S3 server access logs of the archive bucket");
+    const output = (name: string, value: string, description: string) =>
+      new CfnOutput(this, name, { value, description });
+    output(
+      "ArchiveBucketName",
+      p.archiveBucket.bucketName,
+      "S3 bucket with the archive (incidents/) and state (state/)",
+    );
+    output(
+      "AccessLogsBucketName",
+      p.accessLogsBucket.bucketName,
+      "S3 server access logs of the archive bucket",
+    );
     output("IncidentTopicArn", p.incidentTopic.topicArn, "SNS topic for incidents at or above the threshold");
     output("OperationsTopicArn", p.operationsTopic.topicArn, "SNS topic for the pipeline's alarms");
     output("CortexSecretArn", p.secret.secretArn, 'Secret holding {"apiKey","apiKeyId","authType"}');
     output("IncidentQueueUrl", p.queue.queueUrl, "SQS queue between poller and enricher");
     output("DeadLetterQueueUrl", p.deadLetterQueue.queueUrl, "Messages that failed every retry");
-    output("PollerFunctionName", p.poller.functionName, "Poller Lambda (logs: /aws/lambda/... see its log group)");
+    output(
+      "PollerFunctionName",
+      p.poller.functionName,
+      "Poller Lambda (logs: /aws/lambda/... see its log group)",
+    );
     output("EnricherFunctionName", p.enricher.functionName, "Enricher Lambda");
     output("DashboardName", p.dashboard.dashboardName, "CloudWatch dashboard");
   }

@@ -4,7 +4,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { enricherEnvironmentSchema, pollerEnvironmentSchema } from "../../functions/shared/lambda-environment.ts";
+import {
+  enricherEnvironmentSchema,
+  pollerEnvironmentSchema,
+} from "../../functions/shared/lambda-environment.ts";
 import {
   ENRICHER_SERVICE,
   EnricherMetric,
@@ -15,7 +18,10 @@ import {
 import { parsePipelineConfig } from "../../lib/config.ts";
 import { exampleConfig, type SynthesizedStack, synthesize } from "./synth.ts";
 
-type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
+/** Synthesized CloudFormation JSON: untyped by nature, read by path in each assertion. */
+// biome-ignore lint/suspicious/noExplicitAny: template JSON has no static type
+type CfnJson = any;
+type Resource = { Type: string; Properties: Record<string, CfnJson>; DeletionPolicy?: string };
 
 let synthesized: SynthesizedStack;
 let template: Template;
@@ -26,7 +32,8 @@ beforeAll(() => {
   template = synthesized.template;
 });
 
-const resources = (type: string): Record<string, Resource> => template.findResources(type) as Record<string, Resource>;
+const resources = (type: string): Record<string, Resource> =>
+  template.findResources(type) as Record<string, Resource>;
 const logicalId = (construct: { node: { defaultChild?: unknown } }): string =>
   synthesized.stack.getLogicalId(construct.node.defaultChild as never);
 const functionNamed = (which: "poller" | "enricher"): Resource => {
@@ -36,14 +43,16 @@ const functionNamed = (which: "poller" | "enricher"): Resource => {
   return found;
 };
 const ref = (construct: { node: { defaultChild?: unknown } }) => ({ Ref: logicalId(construct) });
-const arnOf = (construct: { node: { defaultChild?: unknown } }) => ({ "Fn::GetAtt": [logicalId(construct), "Arn"] });
+const arnOf = (construct: { node: { defaultChild?: unknown } }) => ({
+  "Fn::GetAtt": [logicalId(construct), "Arn"],
+});
 
 /** Statements of every policy attached to a resource-policy document of this type, for one target. */
 function denyInsecureTransportFor(policyType: string, targetKey: string, target: unknown): boolean {
   return Object.values(resources(policyType)).some((policy) => {
     const targets = JSON.stringify(policy.Properties[targetKey]);
     if (!targets.includes(JSON.stringify(target))) return false;
-    return (policy.Properties.PolicyDocument.Statement as any[]).some(
+    return (policy.Properties.PolicyDocument.Statement as CfnJson[]).some(
       (s) => s.Effect === "Deny" && s.Condition?.Bool?.["aws:SecureTransport"] === "false",
     );
   });
@@ -67,7 +76,9 @@ describe("Lambda functions", () => {
       expect(fn.Properties.Handler).toBe("index.handler");
       const assetHash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, "");
       const bundle = join(synthesized.outdir, `asset.${assetHash}`, "index.mjs");
-      expect(readFileSync(bundle, "utf8")).toMatch(/^import\s*\{\s*createRequire as \w+\s*\}\s*from\s*["']node:module["']/);
+      expect(readFileSync(bundle, "utf8")).toMatch(
+        /^import\s*\{\s*createRequire as \w+\s*\}\s*from\s*["']node:module["']/,
+      );
       expect(existsSync(`${bundle}.map`)).toBe(true);
       expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBe("--enable-source-maps");
     }
@@ -77,8 +88,12 @@ describe("Lambda functions", () => {
     const powertools = ["NODE_OPTIONS", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME"];
     const poller = functionNamed("poller").Properties.Environment.Variables;
     const enricher = functionNamed("enricher").Properties.Environment.Variables;
-    expect(Object.keys(poller).sort()).toEqual([...Object.keys(pollerEnvironmentSchema.shape), ...powertools].sort());
-    expect(Object.keys(enricher).sort()).toEqual([...Object.keys(enricherEnvironmentSchema.shape), ...powertools].sort());
+    expect(Object.keys(poller).sort()).toEqual(
+      [...Object.keys(pollerEnvironmentSchema.shape), ...powertools].sort(),
+    );
+    expect(Object.keys(enricher).sort()).toEqual(
+      [...Object.keys(enricherEnvironmentSchema.shape), ...powertools].sort(),
+    );
     expect(poller.POWERTOOLS_SERVICE_NAME).toBe(POLLER_SERVICE);
     expect(enricher.POWERTOOLS_SERVICE_NAME).toBe(ENRICHER_SERVICE);
     expect(enricher.POWERTOOLS_METRICS_NAMESPACE).toBe(METRICS_NAMESPACE);
@@ -90,7 +105,9 @@ describe("Lambda functions", () => {
     for (const which of ["poller", "enricher"] as const) {
       const variables = functionNamed(which).Properties.Environment.Variables;
       expect(variables.CORTEX_SECRET_ARN).toEqual(ref(synthesized.stack.pipeline.secret as never));
-      expect(Object.keys(variables).filter((name) => /API_KEY|SECRET(?!_ARN)|TOKEN|PASSWORD/i.test(name))).toEqual([]);
+      expect(
+        Object.keys(variables).filter((name) => /API_KEY|SECRET(?!_ARN)|TOKEN|PASSWORD/i.test(name)),
+      ).toEqual([]);
     }
     // The created secret's value is generated by Secrets Manager, never written into the template.
     const secret = Object.values(resources("AWS::SecretsManager::Secret"))[0];
@@ -102,7 +119,9 @@ describe("Lambda functions", () => {
     for (const which of ["poller", "enricher"] as const) {
       const fn = functionNamed(which);
       const logGroupId = fn.Properties.LoggingConfig.LogGroup.Ref as string;
-      expect(resources("AWS::Logs::LogGroup")[logGroupId]?.Properties.RetentionInDays).toBe(config.logRetentionDays);
+      expect(resources("AWS::Logs::LogGroup")[logGroupId]?.Properties.RetentionInDays).toBe(
+        config.logRetentionDays,
+      );
     }
   });
 
@@ -159,7 +178,9 @@ describe("queue and dead-letter queue", () => {
 
   it("moves a message to the dead-letter queue after at least 5 receives", () => {
     const queue = resources("AWS::SQS::Queue")[logicalId(synthesized.stack.pipeline.queue)];
-    expect(queue?.Properties.RedrivePolicy.deadLetterTargetArn).toEqual(arnOf(synthesized.stack.pipeline.deadLetterQueue));
+    expect(queue?.Properties.RedrivePolicy.deadLetterTargetArn).toEqual(
+      arnOf(synthesized.stack.pipeline.deadLetterQueue),
+    );
     expect(queue?.Properties.RedrivePolicy.maxReceiveCount).toBeGreaterThanOrEqual(5);
   });
 
@@ -171,7 +192,8 @@ describe("queue and dead-letter queue", () => {
 });
 
 describe("archive bucket", () => {
-  const archive = () => resources("AWS::S3::Bucket")[logicalId(synthesized.stack.pipeline.archiveBucket)] as Resource;
+  const archive = () =>
+    resources("AWS::S3::Bucket")[logicalId(synthesized.stack.pipeline.archiveBucket)] as Resource;
 
   it("blocks every kind of public access", () => {
     expect(archive().Properties.PublicAccessBlockConfiguration).toEqual({
@@ -183,13 +205,20 @@ describe("archive bucket", () => {
   });
 
   it("refuses requests without TLS", () => {
-    expect(denyInsecureTransportFor("AWS::S3::BucketPolicy", "Bucket", ref(synthesized.stack.pipeline.archiveBucket))).toBe(
-      true,
-    );
+    expect(
+      denyInsecureTransportFor(
+        "AWS::S3::BucketPolicy",
+        "Bucket",
+        ref(synthesized.stack.pipeline.archiveBucket),
+      ),
+    ).toBe(true);
   });
 
   it("encrypts objects at rest", () => {
-    expect(archive().Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({
+    expect(
+      archive().Properties.BucketEncryption.ServerSideEncryptionConfiguration[0]
+        .ServerSideEncryptionByDefault,
+    ).toEqual({
       SSEAlgorithm: "AES256",
     });
   });
@@ -199,12 +228,14 @@ describe("archive bucket", () => {
   });
 
   it("moves archived incidents to the configured storage class after the configured days", () => {
-    const rules = archive().Properties.LifecycleConfiguration.Rules as any[];
+    const rules = archive().Properties.LifecycleConfiguration.Rules as CfnJson[];
     expect(rules).toContainEqual(
       expect.objectContaining({
         Prefix: "incidents/",
         Status: "Enabled",
-        Transitions: [{ StorageClass: config.archive.storageClass, TransitionInDays: config.archive.transitionAfterDays }],
+        Transitions: [
+          { StorageClass: config.archive.storageClass, TransitionInDays: config.archive.transitionAfterDays },
+        ],
       }),
     );
   });
@@ -242,9 +273,11 @@ describe("topics", () => {
 });
 
 describe("IAM", () => {
-  const statements = (): any[] =>
-    Object.values(resources("AWS::IAM::Policy")).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
-  const actionsOf = (statement: any): string[] => [statement.Action].flat();
+  const statements = (): CfnJson[] =>
+    Object.values(resources("AWS::IAM::Policy")).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement,
+    );
+  const actionsOf = (statement: CfnJson): string[] => [statement.Action].flat();
 
   it("grants no wildcard actions", () => {
     const actions = statements().flatMap(actionsOf);
@@ -271,7 +304,9 @@ describe("IAM", () => {
       JSON.stringify(
         Object.entries(resources("AWS::IAM::Policy")).find(([, p]) =>
           JSON.stringify(p.Properties.Roles).includes(
-            synthesized.stack.getLogicalId(synthesized.stack.pipeline[which].role?.node.defaultChild as never),
+            synthesized.stack.getLogicalId(
+              synthesized.stack.pipeline[which].role?.node.defaultChild as never,
+            ),
           ),
         )?.[1],
       );
@@ -297,7 +332,9 @@ describe("operations", () => {
 
   it("alarms on dead letters, queue age, poller and enricher errors, throttles and cursor lag", () => {
     const watched = alarms().map((a) => {
-      const service = (a.Properties.Dimensions as any[] | undefined)?.find((d) => d.Name === "service")?.Value;
+      const service = (a.Properties.Dimensions as CfnJson[] | undefined)?.find(
+        (d) => d.Name === "service",
+      )?.Value;
       return `${a.Properties.Namespace}/${a.Properties.MetricName}${service ? `/${service}` : ""}`;
     });
     expect(watched.sort()).toEqual(
@@ -316,7 +353,12 @@ describe("operations", () => {
   it("watches the dead-letter queue, not the main queue, for dead letters", () => {
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "ApproximateNumberOfMessagesVisible",
-      Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [logicalId(synthesized.stack.pipeline.deadLetterQueue), "QueueName"] } }],
+      Dimensions: [
+        {
+          Name: "QueueName",
+          Value: { "Fn::GetAtt": [logicalId(synthesized.stack.pipeline.deadLetterQueue), "QueueName"] },
+        },
+      ],
       Threshold: 0,
       ComparisonOperator: "GreaterThanThreshold",
     });

@@ -29,7 +29,10 @@ export function newApp(): App {
   return new App({ context: cdkJsonContext, outdir: mkdtempSync(join(tmpdir(), "cie-cdk-")) });
 }
 
-export function buildStack(config: PipelineConfigInput, app: App = newApp()): { app: App; stack: IncidentExportStack } {
+export function buildStack(
+  config: PipelineConfigInput,
+  app: App = newApp(),
+): { app: App; stack: IncidentExportStack } {
   const stack = new IncidentExportStack(app, "TestIncidentExport", { config });
   return { app, stack };
 }
@@ -37,6 +40,8 @@ export function buildStack(config: PipelineConfigInput, app: App = newApp()): { 
 export function synthesize(config: PipelineConfigInput = exampleConfig): SynthesizedStack {
   const { app, stack } = buildStack(config);
   const assembly = app.synth();
-  const template = Template.fromJSON(assembly.getStackByName(stack.stackName).template as Record<string, unknown>);
+  const template = Template.fromJSON(
+    assembly.getStackByName(stack.stackName).template as Record<string, unknown>,
+  );
   return { app, stack, template, outdir: assembly.directory };
 }
