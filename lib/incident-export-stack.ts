@@ -32,12 +32,10 @@ export class IncidentExportStack extends Stack {
     output("CortexSecretArn", p.secret.secretArn, 'Secret holding {"apiKey","apiKeyId","authType"}');
     output("IncidentQueueUrl", p.queue.queueUrl, "SQS queue between poller and enricher");
     output("DeadLetterQueueUrl", p.deadLetterQueue.queueUrl, "Messages that failed every retry");
-    output(
-      "PollerFunctionName",
-      p.poller.functionName,
-      "Poller Lambda (logs: /aws/lambda/... see its log group)",
-    );
+    output("PollerFunctionName", p.poller.functionName, "Poller Lambda");
     output("EnricherFunctionName", p.enricher.functionName, "Enricher Lambda");
+    output("PollerLogGroupName", p.poller.functionLogGroup.logGroupName, "Poller logs");
+    output("EnricherLogGroupName", p.enricher.functionLogGroup.logGroupName, "Enricher logs");
     output("DashboardName", p.dashboard.dashboardName, "CloudWatch dashboard");
   }
 }

@@ -376,7 +376,7 @@ describe("operations", () => {
 });
 
 describe("outputs", () => {
-  it("name the bucket, topics, secret, queues and dashboard", () => {
+  it("name the bucket, topics, secret, queues, dashboard and log groups", () => {
     const outputs = Object.keys(template.findOutputs("*"));
     for (const name of [
       "ArchiveBucketName",
@@ -386,6 +386,8 @@ describe("outputs", () => {
       "IncidentQueueUrl",
       "DeadLetterQueueUrl",
       "DashboardName",
+      "PollerLogGroupName",
+      "EnricherLogGroupName",
     ]) {
       expect(outputs).toContain(name);
     }
