@@ -32,6 +32,7 @@ export class IncidentExportStack extends Stack {
     output("CortexSecretArn", p.secret.secretArn, 'Secret holding {"apiKey","apiKeyId","authType"}');
     output("IncidentQueueUrl", p.queue.queueUrl, "SQS queue between poller and enricher");
     output("DeadLetterQueueUrl", p.deadLetterQueue.queueUrl, "Messages that failed every retry");
+    output("DeadLetterQueueArn", p.deadLetterQueue.queueArn, "For aws sqs start-message-move-task (redrive)");
     output("PollerFunctionName", p.poller.functionName, "Poller Lambda");
     output("EnricherFunctionName", p.enricher.functionName, "Enricher Lambda");
     output("PollerLogGroupName", p.poller.functionLogGroup.logGroupName, "Poller logs");

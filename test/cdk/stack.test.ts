@@ -385,6 +385,7 @@ describe("outputs", () => {
       "CortexSecretArn",
       "IncidentQueueUrl",
       "DeadLetterQueueUrl",
+      "DeadLetterQueueArn",
       "DashboardName",
       "PollerLogGroupName",
       "EnricherLogGroupName",
