@@ -35,6 +35,8 @@ export interface EnricherDependencies {
   metrics: Metrics;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Visibility timeout (s) for a throttled message by its receive count; default throttleBackoffSeconds. */
+  throttleBackoff?: (receiveCount: number) => number;
   /** Time kept free before the Lambda timeout: no API call starts later (default 20 s: a call plus its writes). */
   deadlineMarginMs?: number;
 }
@@ -77,6 +79,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? sleepFor;
   const margin = deps.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
+  const backoff = deps.throttleBackoff ?? throttleBackoffSeconds;
   const pacer = createApiBudgetPacer({
     budgetPerMinute: deps.budgetPerMinute,
     maxConcurrency: deps.maxConcurrency,
@@ -92,7 +95,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       const entries = chunk.map((record, index) => ({
         Id: String(index),
         ReceiptHandle: record.receiptHandle,
-        VisibilityTimeout: throttleBackoffSeconds(Number(record.attributes?.ApproximateReceiveCount ?? 1)),
+        VisibilityTimeout: backoff(Number(record.attributes?.ApproximateReceiveCount ?? 1)),
       }));
       try {
         const response = await deps.sqs.send(

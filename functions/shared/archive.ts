@@ -37,6 +37,7 @@ export function quarantineKey(incidentId: string, fetchTime: number): string {
 export function metadataValue(value: string): string {
   const ascii = value
     .normalize("NFKD")
+    .replace(/\p{M}+/gu, "")
     .replace(/[^\x20-\x7e]+/g, " ")
     .replace(/\s+/g, " ")
     .trim();
