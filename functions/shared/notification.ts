@@ -164,6 +164,17 @@ const iso = (epochMs: number): string => {
   return Number.isNaN(date.getTime()) ? String(epochMs) : date.toISOString();
 };
 
+/** The tenant console for an API base URL: https://api-<tenant>.xdr... -> https://<tenant>.xdr... */
+export function consoleBaseUrlFor(apiBaseUrl: string): string | undefined {
+  try {
+    const url = new URL(apiBaseUrl);
+    if (!url.hostname.startsWith("api-")) return undefined;
+    return `${url.protocol}//${url.host.slice("api-".length)}`;
+  } catch {
+    return undefined;
+  }
+}
+
 function consoleLink(digest: IncidentDigest, consoleBaseUrl: string | undefined): string | null {
   if (digest.xdrUrl !== null && /^https?:\/\//i.test(digest.xdrUrl)) return digest.xdrUrl;
   if (consoleBaseUrl === undefined) return null;

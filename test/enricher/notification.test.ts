@@ -5,6 +5,7 @@ import { PublishCommand, type PublishCommandInput, SNSClient } from "@aws-sdk/cl
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  consoleBaseUrlFor,
   digestIncident,
   type IncidentNotificationInput,
   notificationDue,
@@ -244,5 +245,15 @@ describe("when a notification is due", () => {
     expect(notificationDue("high", "high", "high")).toBe(false);
     expect(notificationDue("high", "high", "critical")).toBe(false);
     expect(notificationDue("critical", "high", "high")).toBe(true);
+  });
+});
+
+describe("console link base", () => {
+  it("is the tenant console next to the API host", () => {
+    expect(consoleBaseUrlFor("https://api-acme.xdr.eu.paloaltonetworks.com")).toBe(
+      "https://acme.xdr.eu.paloaltonetworks.com",
+    );
+    expect(consoleBaseUrlFor("http://127.0.0.1:4010")).toBeUndefined();
+    expect(consoleBaseUrlFor("not a url")).toBeUndefined();
   });
 });
