@@ -1,6 +1,6 @@
 // Spends the Cortex extra-data budget (requests per minute, tenant-wide) without tripping it.
 // The budget is shared by `maxConcurrency` invocations, so each instance gets every Nth slot:
-// one call per `60000 * maxConcurrency / budgetPerMinute` ms. A call holds its slot until the
+// one call per `60000 * maxConcurrency / budgetPerMinute` ms (plus a small guard). A call holds its slot until the
 // slot is over, even across invocations: the instance remembers when its slot ends, and an
 // invocation waits out its last slot before returning (the next invocation may run in another
 // container that knows nothing of this one).
@@ -35,6 +35,13 @@ export class PacingConfigurationError extends Error {
   }
 }
 
+/**
+ * Each slot is 2% longer than the budget alone needs: the server counts requests when they arrive, and a
+ * first request that arrives late next to a last one that arrives early would otherwise squeeze one call
+ * too many into its window.
+ */
+export const SLOT_GUARD = 0.02;
+
 const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function paceInterval(budgetPerMinute: number, maxConcurrency: number): number {
@@ -48,7 +55,7 @@ export function paceInterval(budgetPerMinute: number, maxConcurrency: number): n
       `Maximum concurrency must be a positive integer, got ${maxConcurrency}: set MAX_CONCURRENCY to the event source's maximum concurrency.`,
     );
   }
-  return Math.ceil((60_000 * maxConcurrency) / budgetPerMinute);
+  return Math.ceil(((60_000 * maxConcurrency) / budgetPerMinute) * (1 + SLOT_GUARD));
 }
 
 export function createApiBudgetPacer(options: ApiBudgetPacerOptions): ApiBudgetPacer {
@@ -67,8 +74,8 @@ export function createApiBudgetPacer(options: ApiBudgetPacerOptions): ApiBudgetP
       if (start + intervalMs > deadline) return false;
       // Claim before sleeping so nothing else in this instance can take the same slot.
       slotEndsAt = start + intervalMs;
-      const wait = start - now();
-      if (wait > 0) await sleep(wait);
+      // Timers may fire a little early: never start before the slot does.
+      while (now() < start) await sleep(start - now());
       return true;
     },
     holdExtraSlots(count) {

@@ -16,6 +16,7 @@ import type { IncidentSummary } from "../../functions/shared/cortex/api.ts";
 import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
 import { readIncidentState } from "../../functions/shared/incident-state.ts";
 import { EnricherMetric } from "../../functions/shared/metric-names.ts";
+import { paceInterval } from "../../functions/shared/pacing.ts";
 import {
   type AwsFixture,
   acknowledge,
@@ -35,6 +36,8 @@ import {
   startAws,
   versionMessage,
 } from "./fixtures.ts";
+
+const INTERVAL = paceInterval(10, 2);
 
 let aws: AwsFixture;
 beforeAll(async () => {
@@ -166,7 +169,12 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     expect(run.recorded.total(EnricherMetric.ExtraDataCalls)).toBe(3);
     expect(run.recorded.total(EnricherMetric.Archived)).toBe(3);
     expect(run.recorded.total(EnricherMetric.Notified)).toBe(2);
-    expect(run.recorded.values(EnricherMetric.EndToEndLagSeconds)).toEqual([60, 72, 84]); // paced 12 s apart
+    // Each version was modified a minute before the first call; the calls are one interval apart.
+    expect(run.recorded.values(EnricherMetric.EndToEndLagSeconds)).toEqual([
+      60,
+      60 + INTERVAL / 1000,
+      60 + (2 * INTERVAL) / 1000,
+    ]);
   });
 
   it("archives an incident with 1,000 alerts in one object and says how many came back", async () => {
@@ -342,7 +350,7 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     expect(await listKeys(aws, `incidents/2026/11/20/${c}/`)).toHaveLength(1);
     // The 5xx used three requests: the pacer held three slots before the next call.
     const [first, second] = run.extraData.calls.map((call) => call.at);
-    expect((second ?? 0) - (first ?? 0)).toBe(36_000);
+    expect((second ?? 0) - (first ?? 0)).toBe(3 * INTERVAL);
   });
 
   it("stops the batch at a throttle, backs the rest off by receive count and makes no further call", async () => {
@@ -405,7 +413,7 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     for (const id of ids) expect(await listKeys(aws, `incidents/2026/11/20/${id}/`)).toHaveLength(1);
     const starts = run.extraData.calls.map((call) => call.at);
     const gaps = starts.slice(1).map((start, index) => start - (starts[index] ?? 0));
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(12_000);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(INTERVAL);
   });
 
   it("keeps calls at least the interval apart across back-to-back invocations and holds the last slot", async () => {
@@ -424,10 +432,10 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     const starts = run.extraData.calls.map((call) => call.at);
     expect(starts).toHaveLength(6);
     const gaps = starts.slice(1).map((start, index) => start - (starts[index] ?? 0));
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(12_000);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(INTERVAL);
     // Each invocation returned only once its last call's slot was over.
-    expect(returnedAt[0]).toBeGreaterThanOrEqual((starts[2] ?? 0) + 12_000);
-    expect(returnedAt[1]).toBeGreaterThanOrEqual((starts[5] ?? 0) + 12_000);
+    expect(returnedAt[0]).toBeGreaterThanOrEqual((starts[2] ?? 0) + INTERVAL);
+    expect(returnedAt[1]).toBeGreaterThanOrEqual((starts[5] ?? 0) + INTERVAL);
   });
 
   it("returns the messages it has no time for, unstarted, instead of running into the timeout", async () => {
@@ -436,7 +444,7 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     for (const id of ids) run.extraData.answer(id, extraDataResult(incidentFields(id)));
     for (const id of ids) await sendVersions(aws, [versionMessage(incidentFields(id))]);
 
-    // 47 s of invocation, 10 s kept free: slots [0,12) [12,24) [24,36) fit, a fourth would end at 48 s.
+    // 47 s of invocation, 10 s kept free: three 12.24 s slots end by 36.72 s, a fourth would end at 48.96 s.
     const { failedIds, event } = await run.invoke(47_000);
     expect(run.extraData.calls).toHaveLength(3);
     expect(failedIds).toEqual(event.Records.slice(3).map((record) => record.messageId));

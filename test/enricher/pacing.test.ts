@@ -7,11 +7,14 @@ import {
 } from "../../functions/shared/pacing.ts";
 import { fakeClock } from "./fixtures.ts";
 
+const INTERVAL = paceInterval(10, 2);
+
 describe("API budget pacer", () => {
   it("gives each of N concurrent instances every Nth slot of the per-minute budget", () => {
-    expect(paceInterval(10, 2)).toBe(12_000);
-    expect(paceInterval(10, 1)).toBe(6_000);
-    expect(paceInterval(7, 3)).toBe(25_715); // rounded up: never faster than the budget
+    // 12 s for 10 a minute shared by two, plus the 2% guard against arrival jitter.
+    expect(paceInterval(10, 2)).toBe(12_240);
+    expect(paceInterval(10, 1)).toBe(6_120);
+    expect(paceInterval(7, 3)).toBe(26_229); // rounded up: never faster than the budget
   });
 
   it("never starts two calls closer than the interval", async () => {
@@ -24,7 +27,21 @@ describe("API budget pacer", () => {
       clock.advance(1_500); // the call and its writes take a while
     }
     const gaps = starts.slice(1).map((start, index) => start - (starts[index] ?? 0));
-    expect(gaps).toEqual([12_000, 12_000, 12_000, 12_000]);
+    expect(gaps).toEqual([INTERVAL, INTERVAL, INTERVAL, INTERVAL]);
+  });
+
+  it("never starts a call early when the timer fires early", async () => {
+    let current = 0;
+    const early = {
+      now: () => current,
+      sleep: async (ms: number) => {
+        current += Math.max(1, ms - 5);
+      },
+    };
+    const pacer = createApiBudgetPacer({ budgetPerMinute: 10, maxConcurrency: 2, ...early });
+    await pacer.acquireSlot(600_000);
+    await pacer.acquireSlot(600_000);
+    expect(current).toBeGreaterThanOrEqual(INTERVAL);
   });
 
   it("does not wait when the previous slot is already over", async () => {
@@ -41,10 +58,10 @@ describe("API budget pacer", () => {
     const clock = fakeClock();
     const pacer = createApiBudgetPacer({ budgetPerMinute: 10, maxConcurrency: 2, ...clock });
     const start = clock.now();
-    expect(await pacer.acquireSlot(start + 20_000)).toBe(true); // slot [0, 12 s)
-    expect(await pacer.acquireSlot(start + 20_000)).toBe(false); // next slot would end at 24 s
+    expect(await pacer.acquireSlot(start + 20_000)).toBe(true); // slot [0, 12.24 s)
+    expect(await pacer.acquireSlot(start + 20_000)).toBe(false); // next slot would end at 24.48 s
     expect(clock.now()).toBe(start);
-    expect(pacer.slotEndsAt).toBe(start + 12_000);
+    expect(pacer.slotEndsAt).toBe(start + INTERVAL);
   });
 
   it("waits out the last slot so the next invocation, wherever it runs, cannot burst", async () => {
@@ -54,7 +71,7 @@ describe("API budget pacer", () => {
     await pacer.acquireSlot(start + 600_000);
     clock.advance(800);
     await pacer.waitOutSlot(start + 600_000);
-    expect(clock.now()).toBe(start + 12_000);
+    expect(clock.now()).toBe(start + INTERVAL);
   });
 
   it("never waits out a slot past the invocation's end", async () => {
@@ -74,7 +91,7 @@ describe("API budget pacer", () => {
     await pacer.acquireSlot(start + 600_000);
     pacer.holdExtraSlots(2); // three requests went out
     await pacer.acquireSlot(start + 600_000);
-    expect(clock.now()).toBe(start + 36_000);
+    expect(clock.now()).toBe(start + 3 * INTERVAL);
   });
 
   it("rejects a configuration that cannot pace, naming the setting", () => {
