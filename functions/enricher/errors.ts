@@ -35,3 +35,11 @@ export class MessageNotStartedError extends Error {
     this.reason = reason;
   }
 }
+
+/** The function's configuration (environment) is invalid: nothing runs until the stack is fixed. */
+export class EnricherConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EnricherConfigurationError";
+  }
+}
