@@ -37,7 +37,7 @@ export interface EnricherDependencies {
   sleep?: (ms: number) => Promise<void>;
   /** Visibility timeout (s) for a throttled message by its receive count; default throttleBackoffSeconds. */
   throttleBackoff?: (receiveCount: number) => number;
-  /** Time kept free before the Lambda timeout: no API call starts later (default 20 s: a call plus its writes). */
+  /** Time kept free before the Lambda timeout: no API call starts later (default 35 s: one 30 s request plus the writes). */
   deadlineMarginMs?: number;
 }
 
@@ -47,7 +47,7 @@ export interface InvocationContext {
 
 export type EnricherHandler = (event: SQSEvent, context: InvocationContext) => Promise<SQSBatchResponse>;
 
-const DEFAULT_DEADLINE_MARGIN_MS = 20_000;
+const DEFAULT_DEADLINE_MARGIN_MS = 35_000;
 /** Waiting out the last slot may use the margin, but never the last second of the invocation. */
 const FINAL_MARGIN_MS = 1_000;
 const THROTTLE_BACKOFF_BASE_SECONDS = 60;
