@@ -384,3 +384,47 @@ export function invocationContext(now: () => number, timeoutMs: number) {
   const endsAt = now() + timeoutMs;
   return { getRemainingTimeInMillis: () => endsAt - now() };
 }
+
+/**
+ * Virtual time shared by the enricher, the Cortex client and the emulator, for several concurrent
+ * actors: time stands still while any actor is working (real HTTP, S3, SQS) and jumps to the next
+ * timer only when every running actor is asleep. Deterministic, and minutes of pacing take milliseconds.
+ */
+export class VirtualTime {
+  #now: number;
+  #actors = 0;
+  #sequence = 0;
+  readonly #timers: { at: number; sequence: number; resolve: () => void }[] = [];
+
+  constructor(start = BASE_TIME) {
+    this.#now = start;
+  }
+
+  readonly now = (): number => this.#now;
+
+  readonly sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      this.#timers.push({ at: this.#now + Math.max(0, ms), sequence: this.#sequence++, resolve });
+      this.#advanceIfIdle();
+    });
+
+  /** Runs `work` as one actor: while it is not asleep, time does not move for anyone. */
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    this.#actors += 1;
+    try {
+      return await work();
+    } finally {
+      this.#actors -= 1;
+      this.#advanceIfIdle();
+    }
+  }
+
+  #advanceIfIdle(): void {
+    if (this.#timers.length === 0 || this.#timers.length < Math.max(1, this.#actors)) return;
+    this.#timers.sort((a, b) => a.at - b.at || a.sequence - b.sequence);
+    const next = this.#timers.shift();
+    if (next === undefined) return;
+    this.#now = Math.max(this.#now, next.at);
+    next.resolve();
+  }
+}
