@@ -150,7 +150,10 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
         logger.error("Rejected an invalid queue message", { message_id: record.messageId, error });
         throw error;
       }
-      logger.appendKeys({ incident_id: message.incident_id, message_id: record.messageId });
+      // A child logger per record: every line carries the incident id, even when the local runner
+      // shares one logger between concurrent handler instances.
+      const log = logger.createChild();
+      log.appendKeys({ incident_id: message.incident_id, message_id: record.messageId });
       try {
         const outcome = await enrichIncidentVersion(
           {
@@ -162,7 +165,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
             alertsLimit: deps.alertsLimit,
             notifyMinSeverity: deps.notifyMinSeverity,
             consoleBaseUrl: deps.consoleBaseUrl,
-            logger,
+            logger: log,
             metrics: deps.metrics,
             pacer,
             now,
@@ -173,7 +176,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
         if (outcome.kind === "deferred") {
           stopped = "deadline";
           count("not_started_deadline");
-          logger.info("No API slot left before the deadline; returning the rest of the batch");
+          log.info("No API slot left before the deadline; returning the rest of the batch");
           throw new MessageNotStartedError(record.messageId, "deadline");
         }
         count(outcome.kind);
@@ -182,17 +185,15 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
         if (isCortexError(error, "throttled")) {
           stopped = "throttled";
           throttled.push(record);
-          logger.warn("Throttled by the Cortex API; stopping the batch and backing off the rest", { error });
+          log.warn("Throttled by the Cortex API; stopping the batch and backing off the rest", { error });
         } else if (isCortexError(error) && (error.isAccessProblem || error.kind === "not_found")) {
           stopped = "access_problem";
-          logger.error(error.message, { error });
+          log.error(error.message, { error });
         } else {
-          logger.error("Could not enrich this incident version; it will be retried", { error });
+          log.error("Could not enrich this incident version; it will be retried", { error });
         }
         count("failed");
         throw error;
-      } finally {
-        logger.removeKeys(["incident_id", "message_id"]);
       }
     };
 

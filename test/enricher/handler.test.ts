@@ -489,7 +489,7 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     expect(reasons.every((reason) => reason.includes("dead-letter queue"))).toBe(true);
   });
 
-  it("puts the incident id on every log line about a message, and not on the lines after it", async () => {
+  it("puts the right incident id on every log line about a message, even with instances sharing a logger", async () => {
     const lines: Record<string, unknown>[] = [];
     const capture = (chunk: unknown) => {
       for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
@@ -499,27 +499,43 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     const stdout = vi.spyOn(process.stdout, "write").mockImplementation(capture);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(capture);
     const logger = new Logger({ serviceName: "enricher-test", logLevel: "DEBUG" });
+    const incidentOf = new Map<string, string>();
     try {
-      const run = harness({ logger });
-      const [a = "", b = ""] = nextIds(2);
-      run.extraData.answer(a, extraDataResult(incidentFields(a, { severity: "critical" })));
-      run.extraData.answer(b, new CortexApiError("server_error", "Cortex API answered 503", { status: 503 }));
-      await sendVersions(aws, [
-        versionMessage(incidentFields(a, { severity: "critical" })),
-        versionMessage(incidentFields(b)),
-      ]);
-      await run.invoke();
+      // Two instances, as the local runner runs them, on one logger and at the same time.
+      const instances = [harness({ logger }), harness({ logger })];
+      const ids = nextIds(4);
+      for (const [index, id] of ids.entries()) {
+        const answer =
+          index % 2 === 0
+            ? extraDataResult(incidentFields(id, { severity: "critical" }))
+            : new CortexApiError("server_error", "Cortex API answered 503", { status: 503 });
+        for (const instance of instances) instance.extraData.answer(id, answer);
+      }
+      await sendVersions(
+        aws,
+        ids.map((id) => versionMessage(incidentFields(id, { severity: "critical" }))),
+      );
+      const events = [await receiveEvent(aws, 2), await receiveEvent(aws, 2)];
+      for (const record of events.flatMap((event) => event.Records)) {
+        incidentOf.set(record.messageId, JSON.parse(record.body).incident_id);
+      }
+      await Promise.all(
+        instances.map((instance, index) =>
+          instance.handler(events[index] ?? { Records: [] }, invocationContext(instance.clock.now, 900_000)),
+        ),
+      );
     } finally {
       stdout.mockRestore();
       stderr.mockRestore();
     }
     const perMessage = lines.filter((line) => line.message !== "Batch done");
-    expect(perMessage.length).toBeGreaterThanOrEqual(3); // archived, notified, failed
-    for (const line of perMessage) expect(line.incident_id).toMatch(/^\d+$/);
-    expect(new Set(perMessage.map((line) => line.incident_id)).size).toBe(2);
-    const summary = lines.find((line) => line.message === "Batch done");
-    expect(summary).toBeDefined();
-    expect(summary?.incident_id).toBeUndefined();
-    expect(JSON.stringify(lines)).not.toContain("apiKey");
+    expect(perMessage.length).toBeGreaterThanOrEqual(6); // per message: archived and notified, or failed
+    for (const line of perMessage) {
+      expect(line.incident_id).toBe(incidentOf.get(String(line.message_id)));
+    }
+    expect(new Set(perMessage.map((line) => line.incident_id)).size).toBe(4);
+    const summaries = lines.filter((line) => line.message === "Batch done");
+    expect(summaries).toHaveLength(2);
+    for (const summary of summaries) expect(summary.incident_id).toBeUndefined();
   });
 });
