@@ -59,6 +59,11 @@ export function throttleBackoffSeconds(receiveCount: number): number {
   return Math.min(THROTTLE_BACKOFF_BASE_SECONDS * 2 ** exponent, THROTTLE_BACKOFF_MAX_SECONDS);
 }
 
+function receiveCount(record: SQSRecord): number {
+  const count = Number(record.attributes?.ApproximateReceiveCount);
+  return Number.isInteger(count) && count >= 1 ? count : 1;
+}
+
 const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function parseMessage(record: SQSRecord): IncidentVersionMessage {
@@ -95,7 +100,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       const entries = chunk.map((record, index) => ({
         Id: String(index),
         ReceiptHandle: record.receiptHandle,
-        VisibilityTimeout: backoff(Number(record.attributes?.ApproximateReceiveCount ?? 1)),
+        VisibilityTimeout: backoff(receiveCount(record)),
       }));
       try {
         const response = await deps.sqs.send(

@@ -6,7 +6,8 @@ import { SEVERITY_RANK } from "./cortex/api.ts";
 
 export type NotifySeverity = "low" | "medium" | "high" | "critical";
 
-export const SUBJECT_MAX = 100;
+/** The contract says at most 100; SNS's Publish API says "less than 100 characters long": 99 satisfies both. */
+export const SUBJECT_MAX = 99;
 export const SMS_MAX = 140;
 /** Lists in a notification are capped so a huge incident cannot push the message past SNS's 256 KB. */
 const LIST_MAX = 50;

@@ -65,10 +65,10 @@ const NASTY_NAMES: Record<string, string> = {
 
 describe("SNS subject", () => {
   for (const [label, name] of Object.entries(NASTY_NAMES)) {
-    it(`is one line of printable ASCII of at most 100 characters for a name with ${label}`, async () => {
+    it(`is one line of printable ASCII of fewer than 100 characters (SNS: "less than 100") for a name with ${label}`, async () => {
       const sent = await published(inputFor({ incident_name: name }));
       expect(sent.Subject).toMatch(ASCII_ONE_LINE);
-      expect(sent.Subject?.length).toBeLessThanOrEqual(100);
+      expect(sent.Subject?.length).toBeLessThan(100);
       expect(sent.Subject).toMatch(/^Cortex incident 893 \[CRITICAL\]/);
     });
   }
@@ -90,9 +90,9 @@ describe("SNS subject", () => {
     expect(sent.Subject).toBe("Cortex incident 893 [CRITICAL]");
   });
 
-  it("cuts a 500-character name at exactly 100 characters and marks the cut", async () => {
+  it("cuts a 500-character name below SNS's limit (less than 100 characters) and marks the cut", async () => {
     const sent = await published(inputFor({ incident_name: NASTY_NAMES["500 characters"] }));
-    expect(sent.Subject).toHaveLength(100);
+    expect(sent.Subject).toHaveLength(99);
     expect(sent.Subject?.endsWith("...")).toBe(true);
   });
 
