@@ -1,10 +1,9 @@
 // The enricher Lambda entry point: reads its configuration once at cold start, builds the clients and
 // the Cortex client, and hands every SQS batch to the domain handler. Metrics are flushed per invocation.
-import { S3Client } from "@aws-sdk/client-s3";
 import { SNSClient } from "@aws-sdk/client-sns";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { z } from "zod";
+import { createS3Client, createSqsClient } from "../shared/aws-clients.ts";
 import { CortexClient } from "../shared/cortex/client.ts";
 import { createCredentialsProvider } from "../shared/cortex/secret.ts";
 import { enricherEnvironmentSchema } from "../shared/lambda-environment.ts";
@@ -24,8 +23,8 @@ const environment = parsedEnvironment.data;
 const { logger, metrics } = createPowertools(ENRICHER_SERVICE);
 
 const enrich = createEnricherHandler({
-  s3: new S3Client({}),
-  sqs: new SQSClient({}),
+  s3: createS3Client(),
+  sqs: createSqsClient(),
   sns: new SNSClient({}),
   bucket: environment.ARCHIVE_BUCKET,
   queueUrl: environment.INCIDENT_QUEUE_URL,
