@@ -4,9 +4,9 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SNSClient } from "@aws-sdk/client-sns";
-import { archiveIncident, archiveKey, quarantineReply } from "../shared/archive.ts";
+import { archiveIncident, archiveKey, QUARANTINE_PREFIX, quarantineReply } from "../shared/archive.ts";
 import type { ExtraDataResult, ExtraDataSource } from "../shared/cortex/api.ts";
-import { isCortexError } from "../shared/cortex/errors.ts";
+import { type CortexApiError, isCortexError } from "../shared/cortex/errors.ts";
 import {
   type IncidentStateRecord,
   readIncidentState,
@@ -53,6 +53,45 @@ const isPositiveInteger = (value: unknown): value is number =>
 /** The archive (or a not-found answer) already covers this version or a later one. */
 function coveredThrough(record: IncidentStateRecord | undefined): number {
   return Math.max(record?.archived?.modification_time ?? -1, record?.not_found?.modification_time ?? -1);
+}
+
+/** Quarantines the raw body for diagnosis; the message fails either way, with the API's error, not S3's. */
+async function keepUnparseableReply(
+  context: EnrichmentContext,
+  incidentId: string,
+  fetchTime: number,
+  error: CortexApiError,
+): Promise<void> {
+  if (error.rawBody === undefined) {
+    context.logger.error(
+      "The Cortex API reply is not JSON and no body was kept; the message will be retried",
+      {
+        error,
+      },
+    );
+    return;
+  }
+  try {
+    const key = await quarantineReply(context.s3, {
+      bucket: context.bucket,
+      incidentId,
+      fetchTime,
+      rawBody: error.rawBody,
+      reason: error.message,
+    });
+    context.logger.error(
+      "The Cortex API reply is not JSON; kept it in quarantine, the message will be retried",
+      {
+        quarantine_key: key,
+        error,
+      },
+    );
+  } catch (quarantineError) {
+    context.logger.error(
+      `Could not write the unparseable reply under ${QUARANTINE_PREFIX} (check the function may put objects there); the message will be retried`,
+      { error, quarantine_error: quarantineError },
+    );
+  }
 }
 
 export async function enrichIncidentVersion(
@@ -106,25 +145,7 @@ export async function enrichIncidentVersion(
       });
       return { kind: "not_found" };
     }
-    if (error.kind === "unparseable_reply") {
-      const quarantineKey =
-        error.rawBody === undefined
-          ? undefined
-          : await quarantineReply(s3, {
-              bucket,
-              incidentId,
-              fetchTime,
-              rawBody: error.rawBody,
-              reason: error.message,
-            });
-      logger.error(
-        "The Cortex API reply is not JSON; kept it in quarantine and returned the message for a retry",
-        {
-          quarantine_key: quarantineKey,
-          error,
-        },
-      );
-    }
+    if (error.kind === "unparseable_reply") await keepUnparseableReply(context, incidentId, fetchTime, error);
     throw error;
   }
 

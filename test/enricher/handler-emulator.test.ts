@@ -37,6 +37,8 @@ const BUDGET = 10;
 let aws: AwsFixture;
 let emulator: CortexEmulator;
 let cortex: CortexClient;
+/** Same client, but giving up on an attempt after 150 ms: for the timeout scenario only. */
+let impatientCortex: CortexClient;
 const time = new VirtualTime();
 
 beforeAll(async () => {
@@ -48,20 +50,22 @@ beforeAll(async () => {
     rateLimits: { extraData: { requests: BUDGET, windowMs: WINDOW_MS } },
   });
   const key = emulator.keys.standard;
-  cortex = new CortexClient({
+  const clientConfig = {
     baseUrl: emulator.url,
-    product: "xdr",
-    credentials: { apiKey: key.key, apiKeyId: key.id, authType: "standard" },
+    product: "xdr" as const,
+    credentials: { apiKey: key.key, apiKeyId: key.id, authType: "standard" as const },
     now: time.now,
     sleep: time.sleep,
     maxAttempts: 3,
-    requestTimeoutMs: 150,
     retryBaseDelayMs: 1_000,
     retryMaxDelayMs: 8_000,
-  });
+  };
+  cortex = new CortexClient(clientConfig);
+  impatientCortex = new CortexClient({ ...clientConfig, requestTimeoutMs: 150 });
 });
 afterAll(async () => {
   await cortex?.close();
+  await impatientCortex?.close();
   await emulator?.close();
   await aws?.close();
 });
@@ -218,9 +222,12 @@ describe("enricher against the Cortex emulator", () => {
     expect(failedOn5xx.batchItemFailures).toHaveLength(3);
 
     emulator.control.clearFaults();
-    emulator.control.setFaults({ latencyMs: { ms: 400, endpoint: EXTRA_DATA } }); // the client gives up after 150 ms
+    emulator.control.setFaults({ latencyMs: { ms: 400, endpoint: EXTRA_DATA } });
+    const impatient = enricher({ extraData: impatientCortex }); // gives up on an attempt after 150 ms
     const secondRound = await receiveEvent(aws, 10, 0);
-    const failedOnTimeout = await time.run(() => handler(secondRound, invocationContext(time.now, 900_000)));
+    const failedOnTimeout = await time.run(() =>
+      impatient.handler(secondRound, invocationContext(time.now, 900_000)),
+    );
     expect(failedOnTimeout.batchItemFailures).toHaveLength(3);
 
     emulator.control.clearFaults();

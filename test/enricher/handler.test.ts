@@ -4,6 +4,7 @@
 // Cortex emulator and the real client are in handler-emulator.test.ts. Time is an injected clock.
 
 import { Logger } from "@aws-lambda-powertools/logger";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import {
   ChangeMessageVisibilityBatchCommand,
   GetQueueAttributesCommand,
@@ -312,6 +313,43 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     expect((await readObject(aws, quarantined)).body).toBe(raw);
     expect(await listKeys(aws, `incidents/2026/11/20/${id}/`)).toEqual([]);
     expect(await queueDepth(aws.sqs, aws.queueUrl)).toBe(1);
+  });
+
+  it("still fails the message with the API's error when the quarantine cannot be written", async () => {
+    // Each record logs through its own child logger: watch every Logger's error().
+    const logged = vi.spyOn(Logger.prototype, "error");
+    const run = harness();
+    const send = aws.s3.send.bind(aws.s3);
+    const denied = vi
+      .spyOn(aws.s3, "send")
+      .mockImplementation(((command: { input: { Key?: string } }) =>
+        command instanceof PutObjectCommand && command.input.Key?.startsWith("state/quarantine/")
+          ? Promise.reject(Object.assign(new Error("Access Denied"), { name: "AccessDenied" }))
+          : send(command as never)) as never);
+    try {
+      const [id = ""] = nextIds(1);
+      const notJson = new CortexApiError(
+        "unparseable_reply",
+        "Cortex API answered 200 without the JSON envelope",
+        {
+          status: 200,
+          rawBody: "<html>maintenance</html>",
+        },
+      );
+      run.extraData.answer(id, notJson);
+      await sendVersions(aws, [versionMessage(incidentFields(id))]);
+      const { failedIds } = await run.invoke();
+      expect(failedIds).toHaveLength(1);
+      const extras = logged.mock.calls.map(
+        ([, extra]) => extra as { error?: unknown; quarantine_error?: Error },
+      );
+      expect(
+        extras.some((extra) => extra.error === notJson && extra.quarantine_error?.name === "AccessDenied"),
+      ).toBe(true);
+    } finally {
+      denied.mockRestore();
+      logged.mockRestore();
+    }
   });
 
   it("records an incident the API says does not exist, acknowledges it, and does not ask again", async () => {
