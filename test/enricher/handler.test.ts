@@ -12,7 +12,11 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { createEnricherHandler, type EnricherDependencies } from "../../functions/enricher/create-handler.ts";
+import {
+  createEnricherHandler,
+  type EnricherDependencies,
+  throttleBackoffSeconds,
+} from "../../functions/enricher/create-handler.ts";
 import type { IncidentSummary } from "../../functions/shared/cortex/api.ts";
 import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
 import { readIncidentState } from "../../functions/shared/incident-state.ts";
@@ -575,5 +579,11 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     const summaries = lines.filter((line) => line.message === "Batch done");
     expect(summaries).toHaveLength(2);
     for (const summary of summaries) expect(summary.incident_id).toBeUndefined();
+  });
+});
+
+describe("throttle backoff", () => {
+  it("starts at one budget window and doubles with every receive, up to 15 minutes", () => {
+    expect([1, 2, 3, 4, 5, 6, 50].map(throttleBackoffSeconds)).toEqual([60, 120, 240, 480, 900, 900, 900]);
   });
 });
