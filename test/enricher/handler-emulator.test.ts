@@ -59,6 +59,7 @@ beforeAll(async () => {
     maxAttempts: 3,
     retryBaseDelayMs: 1_000,
     retryMaxDelayMs: 8_000,
+    random: () => 0.5, // fixed retry jitter: the same run every time
   };
   cortex = new CortexClient(clientConfig);
   impatientCortex = new CortexClient({ ...clientConfig, requestTimeoutMs: 150 });
