@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { type BenchTable, median } from "./report.ts";
+import { BenchmarkError, type BenchTable, median } from "./report.ts";
 
 const IMPORT_RUNS = 15;
 
@@ -30,7 +30,7 @@ interface FunctionBundle {
 function synthBundles(outdir: string): FunctionBundle[] {
   execFileSync("node_modules/.bin/cdk", ["synth", "--quiet", "--output", outdir], { stdio: "pipe" });
   const templateFile = readdirSync(outdir).find((f) => f.endsWith(".template.json"));
-  if (!templateFile) throw new Error(`cdk synth wrote no template into ${outdir}`);
+  if (!templateFile) throw new BenchmarkError(`cdk synth wrote no template into ${outdir}`);
   const template = JSON.parse(readFileSync(join(outdir, templateFile), "utf8")) as {
     Resources: Record<
       string,
@@ -54,7 +54,7 @@ function importMillis(file: string): number {
     env: { ...process.env, ...LAMBDA_ENV },
     encoding: "utf8",
   });
-  if (run.status !== 0) throw new Error(`importing ${file} failed: ${run.stderr}`);
+  if (run.status !== 0) throw new BenchmarkError(`importing ${file} failed: ${run.stderr}`);
   return Number(run.stdout);
 }
 

@@ -11,6 +11,14 @@ export interface BenchTable {
   notes?: string[];
 }
 
+/** A benchmark could not measure what it set out to (its setup broke); the message says what. */
+export class BenchmarkError extends Error {
+  constructor(message: string) {
+    super(`Benchmark failed: ${message}`);
+    this.name = "BenchmarkError";
+  }
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

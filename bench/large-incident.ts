@@ -1,0 +1,129 @@
+// Benchmark 2: archiving one 1,000-alert get_incident_extra_data reply the way the enricher does (parse,
+// validate with the client's schema, gzip, upload to the embedded endpoint), against the floor of
+// JSON.parse plus gzip of the same bytes; and the memory it takes.
+import { promisify } from "node:util";
+import { gzip as gzipCallback } from "node:zlib";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { archiveIncident, archiveKey } from "../functions/shared/archive.ts";
+import { CortexClient } from "../functions/shared/cortex/client.ts";
+import { parseExtraDataReply } from "../functions/shared/cortex/schemas.ts";
+import { localAwsClients, startEmbeddedAwsEndpoint } from "../local/aws-endpoint.ts";
+import { startCortexEmulator } from "../local/emulator/index.ts";
+import { BenchmarkError, type BenchTable, median } from "./report.ts";
+
+const gzip = promisify(gzipCallback);
+const ALERTS = 1_000;
+const WARMUP = 5;
+const RUNS = 30;
+const MiB = 1024 * 1024;
+
+async function timeRuns(run: () => Promise<unknown>): Promise<number[]> {
+  for (let i = 0; i < WARMUP; i++) await run();
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const started = performance.now();
+    await run();
+    times.push(performance.now() - started);
+  }
+  return times;
+}
+
+export async function benchLargeIncident(): Promise<BenchTable> {
+  const emulator = await startCortexEmulator({ seed: 2, incidents: 0 });
+  const aws = await startEmbeddedAwsEndpoint();
+  try {
+    const [incident] = emulator.control.addIncidents([{ alert_count: ALERTS }]);
+    if (incident === undefined)
+      throw new BenchmarkError("the emulator did not create the 1,000-alert incident");
+    const { key, id, type } = emulator.keys.standard;
+    const client = new CortexClient({
+      baseUrl: emulator.url,
+      product: "xdr",
+      credentials: { apiKey: key, apiKeyId: id, authType: type },
+    });
+    const fetched = await client.getIncidentExtraData(incident.incident_id, { alertsLimit: ALERTS });
+    await client.close();
+    if (fetched.alertsReturned !== ALERTS) {
+      throw new BenchmarkError(`expected ${ALERTS} alerts in the reply, got ${fetched.alertsReturned}`);
+    }
+    // The body as the API sends it: {"reply": {...}}.
+    const text = JSON.stringify({ reply: fetched.reply });
+    const bytes = Buffer.from(text, "utf8");
+    const { s3 } = localAwsClients(aws.url);
+    const bucket = "bench-large-incident";
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+
+    const floor = async () => {
+      JSON.parse(text);
+      return gzip(bytes);
+    };
+    let upload = 0;
+    const archive = async () => {
+      const reply = (JSON.parse(text) as { reply: Record<string, unknown> }).reply;
+      const result = parseExtraDataReply(reply);
+      const modificationTime = Number(result.incident?.modification_time ?? 0);
+      upload += 1;
+      await archiveIncident(s3, {
+        bucket,
+        key: archiveKey(incident.incident_id, incident.creation_time, modificationTime + upload),
+        reply: result.reply,
+        version: {
+          incidentId: incident.incident_id,
+          severity: String(result.incident?.severity ?? "unknown"),
+          status: String(result.incident?.status ?? "unknown"),
+          modificationTime,
+          fetchTime: Date.now(),
+          alertsReturned: result.alertsReturned,
+          alertsTotal: result.alertsTotal,
+          schemaIssues: result.schemaIssues,
+        },
+      });
+    };
+    const validateOnly = async () =>
+      parseExtraDataReply((JSON.parse(text) as { reply: Record<string, unknown> }).reply);
+
+    const baseline = process.memoryUsage();
+    let peakRss = baseline.rss;
+    let peakHeap = baseline.heapUsed;
+    const sampled = (run: () => Promise<unknown>) => async () => {
+      await run();
+      const now = process.memoryUsage();
+      peakRss = Math.max(peakRss, now.rss);
+      peakHeap = Math.max(peakHeap, now.heapUsed);
+    };
+    const floorTimes = await timeRuns(floor);
+    const validateTimes = await timeRuns(validateOnly);
+    const archiveTimes = await timeRuns(sampled(archive));
+    const floorMs = median(floorTimes);
+    const archiveMs = median(archiveTimes);
+    const compressed = await gzip(Buffer.from(JSON.stringify(fetched.reply)));
+    return {
+      title: "2. Large incidents: archiving a 1,000-alert reply",
+      method:
+        `A get_incident_extra_data reply with ${ALERTS.toLocaleString("en-US")} alerts from the emulator (${(bytes.length / MiB).toFixed(2)} MiB of JSON, ${(compressed.length / 1024).toFixed(0)} KiB gzipped). ` +
+        `Median of ${RUNS} runs after ${WARMUP} warm-up runs. Archive = JSON.parse + the client's reply schema + gzip + PutObject to the embedded endpoint (the enricher's path); floor = JSON.parse + gzip of the same bytes.`,
+      columns: ["step", "median", "range"],
+      rows: [
+        ["floor: JSON.parse + gzip", `${floorMs.toFixed(1)} ms`, rangeOf(floorTimes)],
+        ["JSON.parse + schema validation", `${median(validateTimes).toFixed(1)} ms`, rangeOf(validateTimes)],
+        ["archive: parse + validate + gzip + upload", `${archiveMs.toFixed(1)} ms`, rangeOf(archiveTimes)],
+        ["ratio archive / floor", (archiveMs / floorMs).toFixed(2), ""],
+        [
+          "peak memory while archiving",
+          `RSS ${(peakRss / MiB).toFixed(0)} MiB (+${((peakRss - baseline.rss) / MiB).toFixed(0)} MiB)`,
+          `heap +${((peakHeap - baseline.heapUsed) / MiB).toFixed(1)} MiB over baseline`,
+        ],
+      ],
+      notes: [
+        "Memory is measured in the benchmark process (RSS after each run, heap used over the baseline before the runs), so it is an upper bound on what one archive step adds.",
+      ],
+    };
+  } finally {
+    await aws.close();
+    await emulator.close();
+  }
+}
+
+function rangeOf(times: readonly number[]): string {
+  return `${Math.min(...times).toFixed(1)}–${Math.max(...times).toFixed(1)} ms`;
+}
