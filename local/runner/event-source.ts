@@ -18,10 +18,8 @@ export interface LocalLambdaContext {
   getRemainingTimeInMillis(): number;
 }
 
-export type SqsBatchHandler = (
-  event: SQSEvent,
-  context: LocalLambdaContext,
-) => Promise<SQSBatchResponse | undefined | null | void>;
+/** Resolves to an SQSBatchResponse, or nothing when every record succeeded; checked as Lambda checks it. */
+export type SqsBatchHandler = (event: SQSEvent, context: LocalLambdaContext) => Promise<unknown>;
 
 export interface InvocationReport {
   /** Which concurrent instance ran it (0 .. maxConcurrency-1). */
@@ -232,16 +230,17 @@ export class QueueDeleteError extends Error {
   }
 }
 
-/** Lambda's partial batch response rules: no response or an empty list means all succeeded. */
-function failuresFrom(
-  response: SQSBatchResponse | undefined | null | void,
-  records: SQSRecord[],
-): Set<string> {
-  const failures = response?.batchItemFailures ?? [];
+/**
+ * Lambda's partial batch response rules: no response, or a null or empty batchItemFailures, means all
+ * succeeded; an identifier that is not a messageId of the batch fails the whole batch.
+ */
+function failuresFrom(response: unknown, records: SQSRecord[]): Set<string> {
+  const failures = (response as Partial<SQSBatchResponse> | null | undefined)?.batchItemFailures ?? [];
+  if (!Array.isArray(failures)) throw new InvalidBatchResponseError(failures);
   const ids = new Set(records.map((record) => record.messageId));
   const failed = new Set<string>();
-  for (const failure of failures) {
-    const identifier = failure?.itemIdentifier;
+  for (const failure of failures as unknown[]) {
+    const identifier = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier;
     if (typeof identifier !== "string" || !ids.has(identifier))
       throw new InvalidBatchResponseError(identifier);
     failed.add(identifier);
