@@ -1,4 +1,5 @@
 // One typed error per way a Cortex API call can fail. Messages say what to check; none contains a key.
+import type { CortexAuthType } from "./api.ts";
 
 export type CortexErrorKind =
   | "invalid_request" // 400, or a request rejected before it was sent
@@ -71,4 +72,255 @@ export class CortexApiError extends Error {
 
 export function isCortexError(error: unknown, kind?: CortexErrorKind): error is CortexApiError {
   return error instanceof CortexApiError && (kind === undefined || error.kind === kind);
+}
+
+/** The client was configured wrongly (base URL, secret contents): fix the configuration, no call was made. */
+export class CortexConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CortexConfigurationError";
+  }
+}
+
+export const EXTRA_DATA_PATH = "/public_api/v1/incidents/get_incident_extra_data/";
+const SUMMARY_MAX_CHARS = 300;
+const INCIDENT_NOT_FOUND = /not found|does not exist/i;
+
+/** Replaces every occurrence of each secret with [redacted], so no key can leak through an echoed body. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let result = text;
+  for (const secret of secrets) {
+    if (secret.length > 0) result = result.split(secret).join("[redacted]");
+  }
+  return result;
+}
+
+function textOf(value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === "string") {
+    const trimmed = value.trim();
+    if (trimmed === "") return undefined;
+    // err_msg is sometimes itself JSON: {"line": 1, "column": 19, "message": "..."}
+    if (trimmed.startsWith("{")) {
+      try {
+        const inner: unknown = JSON.parse(trimmed);
+        if (typeof inner === "object" && inner !== null && "message" in inner) {
+          return textOf((inner as { message: unknown }).message) ?? trimmed;
+        }
+      } catch {
+        // Not JSON after all: the text itself is the message.
+      }
+    }
+    return trimmed;
+  }
+  if (Array.isArray(value)) {
+    const parts = value.map(textOf).filter((part): part is string => part !== undefined);
+    return parts.length > 0 ? parts.join("; ") : undefined;
+  }
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function truncate(text: string): string {
+  return text.length > SUMMARY_MAX_CHARS ? `${text.slice(0, SUMMARY_MAX_CHARS)}...` : text;
+}
+
+/**
+ * The server's own words from an error body: the XDR envelope {"reply": {err_code, err_msg, err_extra}} (also
+ * without the `reply` wrapper), Xpanse's {code, status, message, errors}, or plain text / HTML summarised.
+ */
+export function summariseErrorBody(body: string): string | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    const text = body
+      .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, " ")
+      .replace(/<[^>]*>/g, " ")
+      .replace(/&nbsp;/g, " ")
+      .replace(/\s+/g, " ")
+      .trim();
+    return text === "" ? undefined : truncate(text);
+  }
+  if (typeof json !== "object" || json === null) return textOf(json);
+  const outer = json as Record<string, unknown>;
+  const envelope =
+    typeof outer.reply === "object" && outer.reply !== null
+      ? (outer.reply as Record<string, unknown>)
+      : outer;
+  if ("err_msg" in envelope || "err_extra" in envelope || "err_code" in envelope) {
+    const parts = [textOf(envelope.err_msg), textOf(envelope.err_extra)].filter((p) => p !== undefined);
+    return parts.length > 0 ? truncate(parts.join(": ")) : undefined;
+  }
+  if ("message" in envelope || "errors" in envelope) {
+    const parts = [textOf(envelope.message), textOf(envelope.errors)].filter((p) => p !== undefined);
+    const emptyErrors = parts.length === 2 && parts[1] === "{}";
+    return parts.length > 0 ? truncate((emptyErrors ? parts.slice(0, 1) : parts).join(": ")) : undefined;
+  }
+  const text = textOf(envelope);
+  return text === "{}" ? undefined : text && truncate(text);
+}
+
+/** Retry-After as seconds (delta-seconds or an HTTP date), or undefined when absent or unreadable. */
+export function parseRetryAfter(header: string | undefined, nowMs: number): number | undefined {
+  if (header === undefined || header.trim() === "") return undefined;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - nowMs) / 1000));
+}
+
+export interface ErrorResponse {
+  status: number;
+  path: string;
+  body: string;
+  /** Lower-case header names. */
+  headers: Readonly<Record<string, string | undefined>>;
+  authType: CortexAuthType;
+  /** This host's clock when the response arrived, epoch ms. */
+  nowMs: number;
+  /** Values that must never appear in a message (the API key). */
+  secrets: readonly string[];
+  /** For get_incident_extra_data: the incident asked for. */
+  incidentId?: string;
+}
+
+function clockSkew(dateHeader: string | undefined, nowMs: number): string {
+  const serverMs = dateHeader === undefined ? Number.NaN : Date.parse(dateHeader);
+  if (Number.isNaN(serverMs)) return "check that this host's clock is synchronised (NTP)";
+  const seconds = Math.round((nowMs - serverMs) / 1000);
+  if (seconds === 0) return "this host's clock agrees with the server's Date header to the second";
+  return `this host is ${Math.abs(seconds)} s ${seconds > 0 ? "ahead of" : "behind"} the server`;
+}
+
+/** Maps a non-2xx response to one typed error whose message says what to check. */
+export function errorFromResponse(response: ErrorResponse): CortexApiError {
+  const { status, path, authType, incidentId } = response;
+  const serverText = summariseErrorBody(response.body);
+  const serverMessage = serverText === undefined ? undefined : redact(serverText, response.secrets);
+  const said = serverMessage === undefined ? "" : ` Server said: "${serverMessage}".`;
+  const retryAfterSeconds = parseRetryAfter(response.headers["retry-after"], response.nowMs);
+  const details: CortexErrorDetails = { status, path, serverMessage, retryAfterSeconds };
+  const where = `(${status} from ${path})`;
+
+  // A generic 500 (or 400) is also how the tenant reports an unknown incident id; 401/403/404/429 never are.
+  const notFoundCandidate = ![401, 402, 403, 404, 429].includes(status);
+  if (path === EXTRA_DATA_PATH && notFoundCandidate && INCIDENT_NOT_FOUND.test(serverMessage ?? "")) {
+    return new CortexApiError(
+      "incident_not_found",
+      `Cortex has no incident ${incidentId ?? "(unknown id)"} ${where}: it may have been deleted or merged.${said}`,
+      details,
+    );
+  }
+  if (status === 400) {
+    return new CortexApiError(
+      "invalid_request",
+      `Cortex API rejected the request as invalid ${where}: check the filters, sort and search window.${said}`,
+      details,
+    );
+  }
+  if (status === 401) {
+    const advice =
+      authType === "advanced"
+        ? `For an advanced key the usual cause is clock skew: ${clockSkew(response.headers.date, response.nowMs)}. Otherwise check the key, the key id and that the secret's authType is "advanced".`
+        : `Check the API key and key id (x-xdr-auth-id) in the secret, that the key is not expired or revoked, and that authType "standard" matches the key.`;
+    return new CortexApiError("bad_key", `Cortex API rejected the key ${where}. ${advice}${said}`, details);
+  }
+  if (status === 402) {
+    return new CortexApiError(
+      "license",
+      `The Cortex tenant lacks the license this API needs ${where}: Cortex XDR Prevent/Pro or Xpanse Expander.${said}`,
+      details,
+    );
+  }
+  if (status === 403) {
+    return new CortexApiError(
+      "permission",
+      `The API key lacks the RBAC permission for ${path} (${status}): give the key's role read access to incidents and alerts.${said}`,
+      details,
+    );
+  }
+  if (status === 404) {
+    return new CortexApiError(
+      "not_found",
+      `Cortex API answered 404 for ${path}: check that the base URL is the tenant's API FQDN (https://api-<tenant>.xdr.<region>.paloaltonetworks.com) and the path.${said}`,
+      details,
+    );
+  }
+  if (status === 422) {
+    return new CortexApiError(
+      "unprocessable",
+      `Cortex API could not process the request ${where}: check the filter values.${said}`,
+      details,
+    );
+  }
+  if (status === 429) {
+    return new CortexApiError(
+      "throttled",
+      `Cortex API throttled the call ${where}: the tenant allows about 10 requests per second, get_incident_extra_data 10 per minute.${said}`,
+      details,
+    );
+  }
+  if (status >= 500) {
+    return new CortexApiError(
+      "server_error",
+      `Cortex API server error ${where}: usually transient; if it persists, check the request and the tenant's status.${said}`,
+      details,
+    );
+  }
+  if (status >= 300 && status < 400) {
+    return new CortexApiError(
+      "not_found",
+      `Cortex API redirected ${where} to ${response.headers.location ?? "another location"}: check the base URL is the tenant's API FQDN.${said}`,
+      details,
+    );
+  }
+  return new CortexApiError(
+    "invalid_request",
+    `Cortex API refused the request ${where}: check the request.${said}`,
+    details,
+  );
+}
+
+const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
+
+/** Maps a failure below HTTP (no complete response) to a timeout or network error. */
+export function errorFromTransport(
+  error: unknown,
+  path: string,
+  host: string,
+  timedOut: boolean,
+  timeoutMs: number,
+): CortexApiError {
+  const code =
+    typeof error === "object" && error !== null && "code" in error
+      ? String((error as { code: unknown }).code)
+      : "";
+  if (timedOut || TIMEOUT_CODES.has(code)) {
+    return new CortexApiError(
+      "timeout",
+      `Cortex API did not answer ${path} on ${host} within ${timeoutMs} ms: retried; if it persists, check network egress to the tenant.`,
+      { path, cause: error },
+    );
+  }
+  const reason = code === "" ? (error instanceof Error ? error.message : String(error)) : code;
+  return new CortexApiError(
+    "network",
+    `Could not reach the Cortex API at ${host} for ${path} (${reason}): check the base URL, DNS and outbound network access.`,
+    { path, cause: error },
+  );
+}
+
+/** The same error, recording how many attempts were made before giving up. */
+export function withAttempts(error: CortexApiError, attempts: number): CortexApiError {
+  return new CortexApiError(error.kind, error.message, {
+    status: error.status,
+    path: error.path,
+    serverMessage: error.serverMessage,
+    retryAfterSeconds: error.retryAfterSeconds,
+    rawBody: error.rawBody,
+    attempts,
+    cause: error.cause,
+  });
 }
