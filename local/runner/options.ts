@@ -56,7 +56,6 @@ export const DEFAULTS = {
   pollIntervalSeconds: 30,
   batchSize: 5,
   maxConcurrency: 2,
-  functionTimeoutSeconds: 60,
   maxReceiveCount: 5,
   budgetPerMinute: 10,
   alertsLimit: 1000,
@@ -96,7 +95,7 @@ const flagSchema = z.object({
   "batch-size": int(1, 10).default(DEFAULTS.batchSize),
   // Lambda's SQS maximum concurrency is 2 at least.
   "max-concurrency": int(2, 1000).default(DEFAULTS.maxConcurrency),
-  "function-timeout": int(1, 900).default(DEFAULTS.functionTimeoutSeconds),
+  "function-timeout": int(1, 900).optional(),
   "visibility-timeout": int(0, 43_200).optional(),
   "max-receive-count": int(1, 1000).default(DEFAULTS.maxReceiveCount),
   "budget-per-minute": z.coerce.number().positive().default(DEFAULTS.budgetPerMinute),
@@ -150,6 +149,9 @@ export function parseRunnerOptions(
   const incidentsGiven = parsed.values.incidents !== undefined || parsed.values.seed !== undefined;
   const cortex = cortexTarget(env, values.seed, values.incidents, incidentsGiven);
   const awsEndpointUrl = optionalUrl(env, "AWS_ENDPOINT_URL");
+  const functionTimeoutSeconds =
+    values["function-timeout"] ??
+    enricherTimeoutSeconds(values["batch-size"], values["max-concurrency"], values["budget-per-minute"]);
 
   return {
     help: parsed.values.help === true,
@@ -159,9 +161,9 @@ export function parseRunnerOptions(
     pollIntervalSeconds: values["poll-interval"],
     batchSize: values["batch-size"],
     maxConcurrency: values["max-concurrency"],
-    functionTimeoutSeconds: values["function-timeout"],
+    functionTimeoutSeconds,
     // Lambda's guidance: visibility timeout at least 6x the function timeout.
-    visibilityTimeoutSeconds: values["visibility-timeout"] ?? 6 * values["function-timeout"],
+    visibilityTimeoutSeconds: values["visibility-timeout"] ?? 6 * functionTimeoutSeconds,
     maxReceiveCount: values["max-receive-count"],
     budgetPerMinute: values["budget-per-minute"],
     alertsLimit: values["alerts-limit"],
@@ -183,6 +185,19 @@ const argSpec = {
   (typeof STRING_FLAGS)[number],
   { type: "string" }
 >;
+
+/**
+ * As the stack sizes it: a whole batch at the paced rate (each instance gets every Nth call of the budget,
+ * 2% guard) plus a minute for the writes, at most Lambda's 900 s.
+ */
+export function enricherTimeoutSeconds(
+  batchSize: number,
+  maxConcurrency: number,
+  budgetPerMinute: number,
+): number {
+  const intervalSeconds = ((60 * maxConcurrency) / budgetPerMinute) * 1.02;
+  return Math.min(900, Math.ceil(batchSize * intervalSeconds + 60));
+}
 
 function parseFlags(argv: readonly string[]) {
   try {
@@ -271,7 +286,8 @@ Flags
   --poll-interval SECONDS   how often the poller runs (default ${DEFAULTS.pollIntervalSeconds})
   --batch-size N            SQS messages per enricher invocation, 1-10 (default ${DEFAULTS.batchSize})
   --max-concurrency N       concurrent enricher invocations, at least 2 (default ${DEFAULTS.maxConcurrency})
-  --function-timeout SECONDS  enricher time limit per invocation (default ${DEFAULTS.functionTimeoutSeconds})
+  --function-timeout SECONDS  enricher time limit per invocation (default: sized like the stack,
+                            batch size x paced call interval + 60 s; 122 s with the defaults)
   --visibility-timeout SECONDS  queue visibility timeout (default 6 x --function-timeout)
   --max-receive-count N     receives before a message moves to the DLQ (default ${DEFAULTS.maxReceiveCount})
   --budget-per-minute N     get_incident_extra_data calls per minute (default ${DEFAULTS.budgetPerMinute}, the

@@ -37,8 +37,10 @@ describe("parseRunnerOptions", () => {
       cortex: { kind: "emulator", seed: DEFAULTS.seed, incidents: DEFAULTS.incidents },
       awsEndpointUrl: undefined,
     });
+    // Sized like the stack: 5 calls, one every 12.24 s per instance (2 instances share 10/min), plus 60 s.
+    expect(options.functionTimeoutSeconds).toBe(122);
     // Lambda's rule of thumb, applied by default.
-    expect(options.visibilityTimeoutSeconds).toBe(6 * options.functionTimeoutSeconds);
+    expect(options.visibilityTimeoutSeconds).toBe(6 * 122);
   });
 
   it("reads every flag", () => {
