@@ -1,0 +1,160 @@
+// The emulator's public surface: options, keys, faults and the control API that tests, benchmarks and the runner use.
+
+import type { CortexAuthType, CortexProduct } from "../../functions/shared/cortex/api.ts";
+
+// The same products and key types the client speaks, so the two cannot drift apart.
+export type EmulatedProduct = CortexProduct;
+export type EmulatorKeyType = CortexAuthType;
+export type EmulatorEndpoint = "get_incidents" | "get_incident_extra_data";
+
+export interface EmulatorKey {
+  id: string;
+  key: string;
+  type: EmulatorKeyType;
+}
+
+export interface KeyEntitlements {
+  /** false: every call answers 402 (the tenant lacks the license). */
+  license?: boolean;
+  /** false: every call answers 403 (the key's role lacks the RBAC permission). */
+  permission?: boolean;
+}
+
+export interface EmulatorKeyOption extends EmulatorKey, KeyEntitlements {}
+
+export interface RateLimit {
+  requests: number;
+  windowMs: number;
+}
+
+export interface LiveOptions {
+  intervalMs: number;
+  /** New incidents per tick (default 1). */
+  newPerTick?: number;
+  /** Existing incidents modified per tick (default 1). */
+  modifiedPerTick?: number;
+}
+
+export interface CortexEmulatorOptions {
+  /** Default 0: the OS picks a free port. Always bound to 127.0.0.1. */
+  port?: number;
+  seed?: number | string;
+  /** Size of the initial backlog (default 200), spread over the hours before start. */
+  incidents?: number;
+  product?: EmulatedProduct;
+  /** Injectable clock (epoch ms); default Date.now. */
+  now?: () => number;
+  rateLimits?: { extraData?: RateLimit; tenant?: RateLimit };
+  /** Off unless given. */
+  live?: LiveOptions;
+  /** Replaces the generated keys; a missing key type is still generated. */
+  keys?: EmulatorKeyOption[];
+}
+
+/** A rate in [0, 1], optionally limited to one endpoint. */
+export type RateFault = number | { rate: number; endpoint?: EmulatorEndpoint };
+
+export interface EmulatorFaults {
+  /** Delay before every answer. */
+  latencyMs: number | { ms: number; endpoint?: EmulatorEndpoint };
+  /** Share of requests answered 500 with the XDR envelope. */
+  serverErrorRate: RateFault;
+  /** The next N requests answer 429, whatever the budget. */
+  throttleBurst: number | { count: number; endpoint?: EmulatorEndpoint };
+  /** Share of requests whose connection is reset without an answer. */
+  connectionResetRate: RateFault;
+  /** Share of answers cut in the middle of the body (Content-Length promises more). */
+  truncatedBodyRate: RateFault;
+  /** Share of requests answered 502 with an HTML page. */
+  nonJsonBodyRate: RateFault;
+  /** Share of 200 answers that violate the documented schema. */
+  schemaViolationRate: RateFault;
+  /** After serving each get_incidents page, modify this many incidents. */
+  modifyBetweenPages: number;
+  /** Server clock offset applied to advanced-key timestamp checks. */
+  clockSkewMs: number;
+}
+
+/** A flat get_incidents item; every field the real payloads carry, with their real variations. */
+export type EmulatedIncident = Record<string, unknown> & {
+  incident_id: string;
+  creation_time: number;
+  modification_time: number;
+  severity: string;
+  status: string;
+  alert_count: number;
+};
+
+/** One version of an incident as a poller could have observed it. */
+export interface IncidentVersion {
+  incident_id: string;
+  modification_time: number;
+  severity: string;
+  status: string;
+}
+
+export interface IncidentChanges {
+  /** New status; a `resolved_*` status also sets resolved_timestamp and resolve_comment. */
+  status?: string;
+  /** A higher severity adds one alert of that severity (as an escalation does in the real tenant). */
+  severity?: string;
+  /** Number of new alerts to attach. */
+  addAlerts?: number;
+  /** Explicit modification time; default: the tenant clock, strictly after the previous version. */
+  modificationTime?: number;
+  /** Any other field to overwrite as is. */
+  fields?: Record<string, unknown>;
+}
+
+/** Overrides for a new incident; `alert_count` sizes its alerts. */
+export type IncidentOverrides = Partial<EmulatedIncident>;
+
+export interface RequestLogEntry {
+  time: number;
+  method: string;
+  path: string;
+  endpoint: EmulatorEndpoint | "unknown";
+  status: number;
+  /** The key id presented, if any; the key itself is never recorded. */
+  keyId: string | undefined;
+  requestData: unknown;
+  /** The fault that shaped this answer, if any. */
+  fault?: string;
+  /** Why a request was refused (e.g. "nonce already used"), for diagnosing client bugs. */
+  reason?: string;
+}
+
+export interface EndpointStats {
+  calls: number;
+  throttled: number;
+  statuses: Record<string, number>;
+}
+
+export interface EmulatorStats {
+  requests: number;
+  throttled: number;
+  endpoints: Record<EmulatorEndpoint | "unknown", EndpointStats>;
+}
+
+export interface EmulatorControl {
+  addIncidents(incidents: number | IncidentOverrides[]): EmulatedIncident[];
+  /** Many incidents sharing one millisecond (creation and modification time). */
+  addBurst(burst: { count: number; modificationTime?: number }): EmulatedIncident[];
+  /** Bumps modification_time; without changes, a plausible change is picked from the seed. */
+  modifyIncident(incidentId: string, changes?: IncidentChanges): EmulatedIncident;
+  incidents(): EmulatedIncident[];
+  versions(): IncidentVersion[];
+  requests(): RequestLogEntry[];
+  setFaults(faults: Partial<EmulatorFaults>): void;
+  clearFaults(): void;
+  setKeyEntitlements(keyId: string, entitlements: KeyEntitlements): void;
+  stats(): EmulatorStats;
+}
+
+export interface CortexEmulator {
+  /** http://127.0.0.1:<port>, the base URL a client uses as its FQDN. */
+  url: string;
+  keys: { standard: EmulatorKey; advanced: EmulatorKey; all: EmulatorKey[] };
+  control: EmulatorControl;
+  close(): Promise<void>;
+}
