@@ -1,0 +1,228 @@
+// The deployed stack's configuration: one zod object, validated at synth so a wrong value stops
+// `cdk synth` with the field's path and what is allowed instead of failing later in AWS.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+const secretArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/,
+    "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<suffix>)",
+  );
+
+const kmsKeyArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[a-f0-9-]+$/,
+    "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)",
+  );
+
+/** An extra get_incidents filter, ANDed with the poller's own modification_time cursor filter. */
+const incidentFilter = z.strictObject({
+  field: z
+    .string()
+    .min(1)
+    .refine((field) => field !== "modification_time", {
+      message: "modification_time is the poller's cursor and cannot be filtered on here",
+    }),
+  operator: z.enum(["in", "contains", "gte", "lte", "eq", "neq"]),
+  value: z.union([z.string(), z.number(), z.array(z.string()).min(1)]),
+});
+
+/** Every value CloudWatch Logs accepts as a retention period, in days. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const scheduleExpression = z
+  .string()
+  .regex(
+    /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/,
+    'must be an EventBridge schedule such as "rate(1 minute)", "rate(5 minutes)" or "cron(0/2 * * * ? *)"',
+  );
+
+export const pipelineConfigSchema = z.strictObject({
+  /** CloudFormation stack name. */
+  stackName: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, "must start with a letter and contain only letters, digits and -")
+    .default("CortexIncidentExport"),
+  /** The tenant's API base URL, e.g. https://api-acme.xdr.eu.paloaltonetworks.com */
+  cortexApiUrl: z.url({
+    protocol: /^https$/,
+    message: "must be an https:// URL such as https://api-acme.xdr.eu.paloaltonetworks.com",
+  }),
+  product: z.enum(["xdr", "xpanse"]).default("xdr"),
+  /** An existing secret holding {"apiKey","apiKeyId","authType"}; omitted: the stack creates one to fill. */
+  secretArn: secretArn.optional(),
+  schedule: scheduleExpression.default("rate(1 minute)"),
+  firstRunLookbackMinutes: z.number().int().positive().max(525_600).default(1440),
+  incidentFilters: z.array(incidentFilter).default([]),
+  alertsLimit: z.number().int().min(1).max(1000).default(1000),
+  apiBudgetPerMinute: z.number().int().min(1).max(600).default(10),
+  enricher: z
+    .strictObject({
+      /** SQS event source maximum concurrency; AWS allows 2..1000. */
+      maxConcurrency: z.number().int().min(2).max(1000).default(2),
+      /** Messages per enricher invocation; up to 10 needs no batching window. */
+      batchSize: z.number().int().min(1).max(10).default(5),
+    })
+    .prefault({}),
+  notifyMinSeverity: z.enum(["low", "medium", "high", "critical"]).default("high"),
+  notificationEmails: z.array(z.email()).default([]),
+  notificationSmsNumbers: z
+    .array(z.string().regex(/^\+[1-9]\d{1,14}$/, "must be an E.164 phone number such as +14155550100"))
+    .default([]),
+  /** Who receives the operations alarms (DLQ, lag, errors, throttles). */
+  operationsEmails: z.array(z.email()).default([]),
+  archive: z
+    .strictObject({
+      storageClass: z.enum(["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]).default("GLACIER_IR"),
+      transitionAfterDays: z.number().int().min(1).default(90),
+      expireAfterDays: z.number().int().positive().optional(),
+    })
+    .prefault({})
+    .refine(
+      (archive) =>
+        archive.expireAfterDays === undefined || archive.expireAfterDays > archive.transitionAfterDays,
+      {
+        message: "expireAfterDays must be greater than transitionAfterDays",
+        path: ["expireAfterDays"],
+      },
+    ),
+  logRetentionDays: z
+    .number()
+    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+      message: `must be one of ${LOG_RETENTION_DAYS.join(", ")}`,
+    })
+    .default(30),
+  /** Customer-managed KMS key for the incident topic; omitted: the topic is not KMS-encrypted. */
+  incidentTopicKmsKeyArn: kmsKeyArn.optional(),
+  dlqMaxReceiveCount: z.number().int().min(5).max(1000).default(10),
+  alarms: z
+    .strictObject({
+      /** Cursor lag (seconds behind the tenant) above which the operations topic is told. */
+      cursorLagSeconds: z.number().int().positive().default(1800),
+      /** Age of the oldest queued message above which the operations topic is told. */
+      oldestMessageAgeSeconds: z.number().int().positive().default(3600),
+    })
+    .prefault({}),
+});
+
+/** What a user writes (defaults may be left out). */
+export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
+/** What the construct uses (defaults filled in). */
+export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
+
+/** A configuration that cannot be deployed; the message lists every wrong field and what is allowed. */
+export class PipelineConfigError extends Error {
+  override readonly name = "PipelineConfigError";
+  readonly fields: string[];
+  constructor(message: string, fields: string[]) {
+    super(message);
+    this.fields = fields;
+  }
+}
+
+function describePath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return "(configuration)";
+  return path
+    .map((key, i) => (typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`))
+    .join("");
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/** One line per problem: `- enricher.maxConcurrency: Too small: expected number to be >=2 (got 1)`. */
+export function formatConfigIssues(
+  issues: readonly z.core.$ZodIssue[],
+  input: unknown,
+  source: string,
+): string {
+  const lines = issues.map((issue) => {
+    const got = valueAt(input, issue.path);
+    const missing = got === undefined && issue.code === "invalid_type";
+    const shown = got === undefined || typeof got === "object" ? "" : ` (got ${JSON.stringify(got)})`;
+    return `  - ${describePath(issue.path)}: ${missing ? "required, " : ""}${issue.message}${shown}`;
+  });
+  return `Invalid cortex-incident-export configuration in ${source}:\n${lines.join("\n")}\nSee the Configuration section of README.md for every field and its allowed values.`;
+}
+
+/** Validates a configuration object; throws PipelineConfigError naming each wrong field. */
+export function parsePipelineConfig(input: unknown, source = "the configuration"): PipelineConfig {
+  const result = pipelineConfigSchema.safeParse(input);
+  if (result.success) {
+    enricherTimeoutSeconds(result.data); // a batch that cannot fit in one invocation is a configuration error too
+    return result.data;
+  }
+  throw new PipelineConfigError(
+    formatConfigIssues(result.error.issues, input, source),
+    result.error.issues.map((issue) => describePath(issue.path)),
+  );
+}
+
+/** Reads and validates a JSON configuration file. */
+export function loadPipelineConfigFile(path: string): PipelineConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new PipelineConfigError(
+      `Cannot read the configuration file ${path} (${(error as NodeJS.ErrnoException).code ?? "unknown error"}). Pass an existing file with -c config=<path> or CORTEX_EXPORT_CONFIG=<path>.`,
+      [],
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new PipelineConfigError(
+      `The configuration file ${path} is not valid JSON: ${(error as Error).message}`,
+      [],
+    );
+  }
+  return parsePipelineConfig(json, path);
+}
+
+/** Seconds one extra-data call may take of an invocation: each concurrent enricher gets an equal share of the budget. */
+export function extraDataCallIntervalSeconds(
+  config: Pick<PipelineConfig, "apiBudgetPerMinute" | "enricher">,
+): number {
+  return (60 * config.enricher.maxConcurrency) / config.apiBudgetPerMinute;
+}
+
+/** Headroom per invocation for the secret, S3 and SNS calls and a slow API reply. */
+export const ENRICHER_TIMEOUT_MARGIN_SECONDS = 60;
+/** Lambda's hard limit. */
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+
+/**
+ * The enricher timeout that lets a whole batch finish at the paced rate, or a PipelineConfigError
+ * naming the fields to change when it cannot fit in Lambda's 900 s.
+ */
+export function enricherTimeoutSeconds(
+  config: Pick<PipelineConfig, "apiBudgetPerMinute" | "enricher">,
+): number {
+  const interval = extraDataCallIntervalSeconds(config);
+  const needed = Math.ceil(config.enricher.batchSize * interval + ENRICHER_TIMEOUT_MARGIN_SECONDS);
+  if (needed > LAMBDA_MAX_TIMEOUT_SECONDS) {
+    const maxBatch = Math.floor((LAMBDA_MAX_TIMEOUT_SECONDS - ENRICHER_TIMEOUT_MARGIN_SECONDS) / interval);
+    throw new PipelineConfigError(
+      `Invalid cortex-incident-export configuration: a batch of enricher.batchSize=${config.enricher.batchSize} ` +
+        `paced at one extra-data call every ${interval} s (60 * enricher.maxConcurrency=${config.enricher.maxConcurrency} / ` +
+        `apiBudgetPerMinute=${config.apiBudgetPerMinute}) needs ${needed} s, more than Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s. ` +
+        (maxBatch >= 1
+          ? `Lower enricher.batchSize to ${maxBatch} or less, lower enricher.maxConcurrency, or raise apiBudgetPerMinute.`
+          : "Lower enricher.maxConcurrency or raise apiBudgetPerMinute."),
+      ["enricher.batchSize", "enricher.maxConcurrency", "apiBudgetPerMinute"],
+    );
+  }
+  return needed;
+}
