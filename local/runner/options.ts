@@ -6,6 +6,7 @@ import type {
   CortexProduct,
   IncidentFilterInput,
 } from "../../functions/shared/cortex/api.ts";
+import { ENRICHER_TIMEOUT_MARGIN_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS } from "../../lib/config.ts";
 
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "SILENT"] as const;
 export type RunnerLogLevel = (typeof LOG_LEVELS)[number];
@@ -46,6 +47,8 @@ export interface RunnerOptions {
   filters: IncidentFilterInput[];
   product: CortexProduct;
   logLevel: RunnerLogLevel;
+  /** Emulator live mode: seconds between arrivals (one new, one modified incident); 0 = off. */
+  liveIntervalSeconds: number;
   cortex: TenantTarget | EmulatorTarget;
   /** AWS_ENDPOINT_URL, or undefined for the embedded endpoint. */
   awsEndpointUrl: string | undefined;
@@ -65,6 +68,7 @@ export const DEFAULTS = {
   logLevel: "WARN",
   seed: 42,
   incidents: 12,
+  liveIntervalSeconds: 20,
 } as const;
 
 /** Bad flags or environment: the message says which one and what is allowed. */
@@ -111,6 +115,7 @@ const flagSchema = z.object({
     .default(DEFAULTS.logLevel),
   seed: int(0).default(DEFAULTS.seed),
   incidents: int(0, 100_000).default(DEFAULTS.incidents),
+  "live-interval": z.coerce.number().min(0).default(DEFAULTS.liveIntervalSeconds),
 });
 
 const STRING_FLAGS = [
@@ -131,6 +136,7 @@ const STRING_FLAGS = [
   "log-level",
   "seed",
   "incidents",
+  "live-interval",
 ] as const;
 
 export function parseRunnerOptions(
@@ -146,7 +152,10 @@ export function parseRunnerOptions(
   }
   const values = flags.data;
   const filters = parseFilters(values.filters);
-  const incidentsGiven = parsed.values.incidents !== undefined || parsed.values.seed !== undefined;
+  const incidentsGiven =
+    parsed.values.incidents !== undefined ||
+    parsed.values.seed !== undefined ||
+    parsed.values["live-interval"] !== undefined;
   const cortex = cortexTarget(env, values.seed, values.incidents, incidentsGiven);
   const awsEndpointUrl = optionalUrl(env, "AWS_ENDPOINT_URL");
   const functionTimeoutSeconds =
@@ -172,6 +181,7 @@ export function parseRunnerOptions(
     filters,
     product: values.product,
     logLevel: values["log-level"],
+    liveIntervalSeconds: values["live-interval"],
     cortex,
     awsEndpointUrl,
   };
@@ -186,17 +196,21 @@ const argSpec = {
   { type: "string" }
 >;
 
-/**
- * As the stack sizes it: a whole batch at the paced rate (each instance gets every Nth call of the budget,
- * 2% guard) plus a minute for the writes, at most Lambda's 900 s.
- */
+/** As the stack sizes it (lib/config.ts): a whole batch at the paced rate plus the stack's margin. */
 export function enricherTimeoutSeconds(
   batchSize: number,
   maxConcurrency: number,
   budgetPerMinute: number,
 ): number {
-  const intervalSeconds = ((60 * maxConcurrency) / budgetPerMinute) * 1.02;
-  return Math.min(900, Math.ceil(batchSize * intervalSeconds + 60));
+  const intervalSeconds = (60 * maxConcurrency) / budgetPerMinute;
+  const needed = Math.ceil(batchSize * intervalSeconds + ENRICHER_TIMEOUT_MARGIN_SECONDS);
+  if (needed > LAMBDA_MAX_TIMEOUT_SECONDS) {
+    throw new RunnerOptionsError(
+      `A batch of ${batchSize} paced at one extra-data call every ${intervalSeconds} s per instance needs ${needed} s, ` +
+        `more than Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s: lower --batch-size or --max-concurrency, or raise --budget-per-minute.`,
+    );
+  }
+  return needed;
 }
 
 function parseFlags(argv: readonly string[]) {
@@ -224,7 +238,7 @@ function cortexTarget(
   }
   if (emulatorFlagsGiven) {
     throw new RunnerOptionsError(
-      "--seed and --incidents configure the embedded emulator; they cannot be used with CORTEX_API_URL (a real tenant).",
+      "--seed, --incidents and --live-interval configure the embedded emulator; they cannot be used with CORTEX_API_URL (a real tenant).",
     );
   }
   const url = optionalUrl(env, "CORTEX_API_URL") as string;
@@ -287,7 +301,7 @@ Flags
   --batch-size N            SQS messages per enricher invocation, 1-10 (default ${DEFAULTS.batchSize})
   --max-concurrency N       concurrent enricher invocations, at least 2 (default ${DEFAULTS.maxConcurrency})
   --function-timeout SECONDS  enricher time limit per invocation (default: sized like the stack,
-                            batch size x paced call interval + 60 s; 122 s with the defaults)
+                            batch size x paced call interval + 60 s; 120 s with the defaults)
   --visibility-timeout SECONDS  queue visibility timeout (default 6 x --function-timeout)
   --max-receive-count N     receives before a message moves to the DLQ (default ${DEFAULTS.maxReceiveCount})
   --budget-per-minute N     get_incident_extra_data calls per minute (default ${DEFAULTS.budgetPerMinute}, the
@@ -302,6 +316,8 @@ Flags
                             (default ${DEFAULTS.logLevel})
   --seed N                  emulator: random seed for the generated incidents (default ${DEFAULTS.seed})
   --incidents N             emulator: incidents in the starting backlog (default ${DEFAULTS.incidents})
+  --live-interval SECONDS   emulator: every SECONDS one new and one modified incident arrive
+                            (default ${DEFAULTS.liveIntervalSeconds}; 0 = off; always off with --once)
   -h, --help                this text
 
 Environment

@@ -37,10 +37,10 @@ describe("parseRunnerOptions", () => {
       cortex: { kind: "emulator", seed: DEFAULTS.seed, incidents: DEFAULTS.incidents },
       awsEndpointUrl: undefined,
     });
-    // Sized like the stack: 5 calls, one every 12.24 s per instance (2 instances share 10/min), plus 60 s.
-    expect(options.functionTimeoutSeconds).toBe(122);
+    // Sized like the stack: 5 calls, one every 12 s per instance (2 instances share 10/min), plus 60 s.
+    expect(options.functionTimeoutSeconds).toBe(120);
     // Lambda's rule of thumb, applied by default.
-    expect(options.visibilityTimeoutSeconds).toBe(6 * 122);
+    expect(options.visibilityTimeoutSeconds).toBe(6 * 120);
   });
 
   it("reads every flag", () => {
@@ -81,6 +81,8 @@ describe("parseRunnerOptions", () => {
         "7",
         "--incidents",
         "3",
+        "--live-interval",
+        "0",
       ],
       {},
     );
@@ -102,6 +104,7 @@ describe("parseRunnerOptions", () => {
       product: "xpanse",
       logLevel: "DEBUG",
       cortex: { kind: "emulator", seed: 7, incidents: 3 },
+      liveIntervalSeconds: 0,
     });
   });
 
@@ -135,7 +138,9 @@ describe("parseRunnerOptions", () => {
   });
 
   it("refuses emulator-only flags with a real tenant instead of silently ignoring them", () => {
-    expect(parseError(["--incidents", "3"], tenantEnv).message).toContain("--seed and --incidents");
+    expect(parseError(["--incidents", "3"], tenantEnv).message).toContain(
+      "--seed, --incidents and --live-interval",
+    );
   });
 
   it("explains bad flags and values, naming the flag", () => {
@@ -145,6 +150,9 @@ describe("parseRunnerOptions", () => {
     expect(parseError(["--log-level", "loud"]).message).toContain("--log-level");
     expect(parseError(["--filters", "{not json"]).message).toContain("--filters must be a JSON array");
     expect(parseError(["--filters", '[{"field":"status"}]']).message).toContain("--filters");
+    expect(parseError(["--batch-size", "10", "--budget-per-minute", "1"]).message).toContain(
+      "more than Lambda's 900 s",
+    );
   });
 
   it("documents every flag and environment variable in --help", () => {
@@ -168,6 +176,7 @@ describe("parseRunnerOptions", () => {
       "--log-level",
       "--seed",
       "--incidents",
+      "--live-interval",
       "--help",
     ];
     for (const flag of flags) {
