@@ -1,0 +1,209 @@
+// One poll run: walk the tenant from the saved cursor, queue every incident version page by page, and
+// save the cursor only after a page's messages are in the queue. No Lambda wiring here, so the local
+// runner drives the very same code with its own clients.
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { IncidentCursor, IncidentFilterInput, IncidentSource } from "../shared/cortex/api.ts";
+import { isCortexError } from "../shared/cortex/errors.ts";
+import { IncidentCursorStore } from "../shared/cursor.ts";
+import { PollerMetric } from "../shared/metric-names.ts";
+import { enqueueIncidentVersions } from "./enqueue.ts";
+
+export interface PollerDependencies {
+  s3: S3Client;
+  sqs: SQSClient;
+  /** Archive bucket; the cursor lives at state/cursor.json in it. */
+  bucket: string;
+  queueUrl: string;
+  incidents: IncidentSource;
+  /** Extra get_incidents filters (e.g. statuses), ANDed with the cursor. */
+  filters: IncidentFilterInput[];
+  /** With no saved cursor, start this far before now. */
+  firstRunLookbackMs: number;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+  /** Time kept back from the Lambda deadline to save progress and report; default 10 s. */
+  deadlineMarginMs?: number;
+  /** Attempts per SQS batch entry before the run fails; default 5. */
+  enqueueMaxAttempts?: number;
+  /** Waits between SQS retries; tests pass an instant one. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface PollRunSummary {
+  pagesRead: number;
+  incidentsSeen: number;
+  messagesSent: number;
+  cursorBefore: IncidentCursor;
+  cursorAfter: IncidentCursor;
+  /** The run stopped at its time budget with pages left; the next run continues from cursorAfter. */
+  stoppedEarly: boolean;
+  durationMs: number;
+}
+
+/** The part of the Lambda context the poller uses. */
+export interface PollerContext {
+  getRemainingTimeInMillis(): number;
+}
+
+export type PollerHandler = (event: unknown, context: PollerContext) => Promise<PollRunSummary>;
+
+export const DEFAULT_DEADLINE_MARGIN_MS = 10_000;
+
+export function createPollerHandler(deps: PollerDependencies): PollerHandler {
+  const now = deps.now ?? Date.now;
+  const marginMs = deps.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
+  const { logger, metrics } = deps;
+  const store = new IncidentCursorStore({
+    s3: deps.s3,
+    bucket: deps.bucket,
+    now,
+    onKeptStored: ({ ours, stored }) =>
+      logger.warn("Another run saved a cursor ahead of this run's; keeping the stored one", {
+        ours: describeCursor(ours),
+        stored: describeCursor(stored),
+      }),
+  });
+
+  return async (_event, context) => {
+    const startedAt = now();
+    const deadline = startedAt + context.getRemainingTimeInMillis() - marginMs;
+    let pagesRead = 0;
+    let incidentsSeen = 0;
+    let messagesSent = 0;
+    let stoppedEarly = false;
+
+    let stored: Awaited<ReturnType<IncidentCursorStore["load"]>>;
+    try {
+      stored = await store.load();
+    } catch (error) {
+      logger.error("Could not read the cursor; nothing was polled", {
+        cursorObject: store.location,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    }
+    const cursorBefore: IncidentCursor = stored?.cursor ?? {
+      modificationTime: startedAt - deps.firstRunLookbackMs,
+      idsAtCursor: [],
+    };
+    let cursorAfter = cursorBefore;
+    logger.info("Poll run starting", {
+      cursor: describeCursor(cursorBefore),
+      firstRun: stored === undefined,
+      cursorObject: store.location,
+      timeBudgetMs: deadline - startedAt,
+    });
+
+    try {
+      // The slowest page so far: stop when another one would likely not finish before the deadline.
+      let slowestPageMs = 0;
+      let pageStartedAt = now();
+      stoppedEarly = pageStartedAt >= deadline;
+      if (!stoppedEarly) {
+        for await (const page of deps.incidents.incidentsModifiedSince(cursorBefore, {
+          filters: deps.filters,
+          deadline,
+        })) {
+          pagesRead++;
+          incidentsSeen += page.incidents.length;
+          messagesSent += await enqueueIncidentVersions(page.incidents, {
+            sqs: deps.sqs,
+            queueUrl: deps.queueUrl,
+            polledAt: now(),
+            ...(deps.enqueueMaxAttempts === undefined ? {} : { maxAttempts: deps.enqueueMaxAttempts }),
+            ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+          });
+          // Only now are this page's versions safely queued: the cursor may move past them.
+          cursorAfter = (await store.save(page.cursor)).cursor;
+          logger.info("Page queued", {
+            page: pagesRead,
+            incidents: page.incidents.length,
+            messagesSent,
+            cursor: describeCursor(cursorAfter),
+          });
+          const pageEndedAt = now();
+          slowestPageMs = Math.max(slowestPageMs, pageEndedAt - pageStartedAt);
+          pageStartedAt = pageEndedAt;
+          if (pageEndedAt + slowestPageMs >= deadline) {
+            stoppedEarly = true;
+            break;
+          }
+        }
+        // The client also ends its walk quietly when the deadline is near.
+        if (!stoppedEarly && now() >= deadline) stoppedEarly = true;
+      }
+      if (stored === undefined && pagesRead === 0) {
+        // First run and nothing found: pin the look-back start so the next run does not slide past it.
+        cursorAfter = (await store.save(cursorBefore)).cursor;
+      }
+    } catch (error) {
+      if (isCortexError(error) && error.retryable && now() >= deadline) {
+        // The deadline cut a request short (its timeout is capped by the deadline): progress is saved.
+        stoppedEarly = true;
+        logger.warn("The time budget ran out during a Cortex request; the next run continues", {
+          errorKind: error.kind,
+          cursor: describeCursor(cursorAfter),
+        });
+      } else {
+        logger.error("Poll run failed; the cursor stays where the last queued page left it", {
+          error: error instanceof Error ? error.message : String(error),
+          ...(isCortexError(error) ? { errorKind: error.kind, httpStatus: error.status } : {}),
+          accessProblem: isCortexError(error) && error.isAccessProblem,
+          pagesRead,
+          messagesSent,
+          cursor: describeCursor(cursorAfter),
+        });
+        throw error;
+      }
+    } finally {
+      const endedAt = now();
+      metrics.addMetric(PollerMetric.PagesRead, MetricUnit.Count, pagesRead);
+      metrics.addMetric(PollerMetric.IncidentsSeen, MetricUnit.Count, incidentsSeen);
+      metrics.addMetric(PollerMetric.MessagesSent, MetricUnit.Count, messagesSent);
+      metrics.addMetric(
+        PollerMetric.CursorLagSeconds,
+        MetricUnit.Seconds,
+        Math.max(0, (endedAt - cursorAfter.modificationTime) / 1000),
+      );
+      metrics.addMetric(PollerMetric.RunDurationMs, MetricUnit.Milliseconds, endedAt - startedAt);
+      metrics.addMetric(PollerMetric.BacklogRemaining, MetricUnit.Count, stoppedEarly ? 1 : 0);
+      metrics.publishStoredMetrics();
+    }
+
+    const summary: PollRunSummary = {
+      pagesRead,
+      incidentsSeen,
+      messagesSent,
+      cursorBefore,
+      cursorAfter,
+      stoppedEarly,
+      durationMs: now() - startedAt,
+    };
+    logger.info(
+      stoppedEarly ? "Poll run stopped at its time budget; the next run continues" : "Poll run done",
+      {
+        pagesRead,
+        incidentsSeen,
+        messagesSent,
+        stoppedEarly,
+        cursor: describeCursor(cursorAfter),
+        durationMs: summary.durationMs,
+      },
+    );
+    return summary;
+  };
+}
+
+/** A cursor for a log line: the id list can be long, so its size and a few ids. */
+function describeCursor(cursor: IncidentCursor) {
+  return {
+    modificationTime: cursor.modificationTime,
+    modificationTimeIso: new Date(cursor.modificationTime).toISOString(),
+    idsAtCursor: cursor.idsAtCursor.length,
+    someIds: cursor.idsAtCursor.slice(-5),
+  };
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { PollerConfigError, readPollerConfig } from "../../functions/poller/config.ts";
+
+const env = {
+  ARCHIVE_BUCKET: "incident-archive",
+  INCIDENT_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/incidents",
+  CORTEX_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cortex",
+  CORTEX_API_URL: "https://api-acme.xdr.eu.paloaltonetworks.com",
+  CORTEX_PRODUCT: "xdr",
+};
+
+describe("poller configuration", () => {
+  it("reads the environment with defaults: no extra filters, a one-day first-run look-back", () => {
+    expect(readPollerConfig(env)).toEqual({
+      bucket: "incident-archive",
+      queueUrl: env.INCIDENT_QUEUE_URL,
+      secretArn: env.CORTEX_SECRET_ARN,
+      apiUrl: env.CORTEX_API_URL,
+      product: "xdr",
+      filters: [],
+      firstRunLookbackMs: 24 * 3_600_000,
+    });
+  });
+
+  it("parses extra filters and the look-back in minutes", () => {
+    const config = readPollerConfig({
+      ...env,
+      INCIDENT_FILTERS: '[{"field":"status","operator":"in","value":["new"]}]',
+      FIRST_RUN_LOOKBACK_MINUTES: "30",
+    });
+    expect(config.filters).toEqual([{ field: "status", operator: "in", value: ["new"] }]);
+    expect(config.firstRunLookbackMs).toBe(30 * 60_000);
+  });
+
+  it("names the variable that is missing or malformed", () => {
+    const { ARCHIVE_BUCKET: _, ...withoutBucket } = env;
+    expect(() => readPollerConfig(withoutBucket)).toThrow(PollerConfigError);
+    expect(() => readPollerConfig(withoutBucket)).toThrow(/ARCHIVE_BUCKET/);
+    expect(() => readPollerConfig({ ...env, INCIDENT_FILTERS: "status=new" })).toThrow(
+      /INCIDENT_FILTERS is not JSON/,
+    );
+    expect(() => readPollerConfig({ ...env, INCIDENT_FILTERS: '[{"field":"status"}]' })).toThrow(
+      /INCIDENT_FILTERS must be an array of \{field, operator, value\}/,
+    );
+  });
+});
