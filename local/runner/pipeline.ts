@@ -80,6 +80,7 @@ class PipelineRun {
   #phase: StatusSnapshot["phase"] = "running";
   #accessProblem: string | undefined;
   #failure: string | undefined;
+  #lastPollError = "";
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
@@ -168,7 +169,7 @@ class PipelineRun {
       if (settings.once) {
         if (outcome === "caught-up") return;
         if (outcome === "failed" && ++failedAttempts >= attemptsAllowed) {
-          this.#failure ??= `The poller failed ${failedAttempts} times in a row; see the messages above.`;
+          this.#failure ??= `The poller failed ${failedAttempts} times in a row; the last error: ${this.#lastPollError}`;
           return;
         }
         // Stopped early at its time limit (more pages wait) or failed: run again soon, as the next schedule would.
@@ -206,7 +207,8 @@ class PipelineRun {
         this.#stopForAccessProblem(access);
       } else {
         this.#checkAccess();
-        view.event(`poll failed: ${messageOf(error)}`);
+        this.#lastPollError = messageOf(error);
+        view.event(`poll failed: ${this.#lastPollError}`);
       }
       return "failed";
     }

@@ -99,9 +99,12 @@ export class LogLinesView implements StatusView {
 
   start(): void {}
 
+  /** The first line is timestamped; the rest of a multi-line event (an email body) is indented under it. */
   event(lines: string | string[]): void {
     const stamp = new Date(this.#now()).toISOString();
-    for (const line of typeof lines === "string" ? [lines] : lines) this.#out.write(`${stamp} ${line}\n`);
+    const indent = " ".repeat(stamp.length);
+    const all = typeof lines === "string" ? [lines] : lines;
+    this.#out.write(all.map((line, index) => `${index === 0 ? stamp : indent} ${line}\n`).join(""));
   }
 
   update(status: StatusSnapshot): void {

@@ -273,6 +273,31 @@ describe("runPipeline", () => {
     expect(run.view.events).toContain(`error: ${summary.problem}`);
   });
 
+  it("--once: gives up after repeated poll failures and exits 1 with the last error in the problem", async () => {
+    const resources = await freshResources();
+    const api = new ApiActivity();
+    let polls = 0;
+    const run = deps(
+      resources,
+      {
+        poll: async () => {
+          polls += 1;
+          throw new CortexApiError("network", `Could not reach the Cortex API (attempt ${polls})`);
+        },
+        handler: standInEnricher(resources, api),
+        api,
+      },
+      { pollAttemptsOnce: 2 },
+    );
+    const summary = await runPipeline(run);
+
+    expect(polls).toBe(2);
+    expect(summary).toMatchObject({ exit_code: 1, poll_runs: 2 });
+    expect(summary.problem).toBe(
+      "The poller failed 2 times in a row; the last error: Could not reach the Cortex API (attempt 2)",
+    );
+  });
+
   it("stops and exits 2 when the enricher's calls are refused, seen through the client's observer", async () => {
     const resources = await freshResources();
     const api = new ApiActivity();

@@ -86,7 +86,7 @@ describe("status view", () => {
       `2026-11-21T06:00:00.000Z ${renderStatusLine(status)}`,
       `2026-11-21T06:00:11.000Z ${renderStatusLine({ ...status, enriched: 6 })}`,
       "2026-11-21T06:00:21.000Z poll: 3 read",
-      "2026-11-21T06:00:21.000Z second line",
+      "                         second line",
     ]);
     expect(out.text).not.toContain("\x1b[");
   });
