@@ -246,6 +246,8 @@ class PipelineRun {
   async #sampleLoop(): Promise<void> {
     const every = this.#deps.sampleEveryMs ?? 1000;
     while (!this.#windDown.signal.aborted) {
+      // The enricher archives record by record; copying as it goes keeps "archived" (and the folder) current.
+      await this.#syncMirror();
       await this.#sample();
       this.#checkAccess();
       await pause(every, this.#windDown.signal);
@@ -314,11 +316,15 @@ class PipelineRun {
 
   #snapshot(): StatusSnapshot {
     const { api, settings, labels } = this.#deps;
+    const queued = this.#depth.visible + this.#depth.inFlight + this.#depth.delayed;
+    // Records archived in a batch still running are on the queue until the batch returns.
+    const doneInFlight = Math.max(0, this.#mirror.archivedThisRun - this.#counts.enriched);
     return {
       cortex: labels.cortex,
       aws: labels.aws,
       polled: this.#counts.polled,
-      queued: this.#depth.visible + this.#depth.inFlight + this.#depth.delayed,
+      queued,
+      backlog: Math.max(0, queued - doneInFlight),
       enriched: this.#counts.enriched,
       archived: this.#mirror.archivedThisRun,
       notified: this.#counts.notified,

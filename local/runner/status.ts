@@ -9,6 +9,8 @@ export interface StatusSnapshot {
   polled: number;
   /** Messages on the incident queue: waiting, being processed, or waiting to be retried. */
   queued: number;
+  /** Queued messages still to be worked on (those already archived by a running batch left out): the ETA's base. */
+  backlog: number;
   enriched: number;
   archived: number;
   notified: number;
@@ -43,7 +45,7 @@ export function renderStatusBlock(status: StatusSnapshot): string[] {
   const eta =
     status.queued === 0
       ? "queue empty"
-      : `~${formatDuration(backlogEtaSeconds(status.queued, status.budgetPerMinute))}`;
+      : `~${formatDuration(backlogEtaSeconds(status.backlog, status.budgetPerMinute))}`;
   const next =
     status.phase === "draining"
       ? "draining (--once), no more polls"

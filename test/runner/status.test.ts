@@ -14,7 +14,8 @@ const status: StatusSnapshot = {
   cortex: "emulator http://127.0.0.1:40001 (xdr)",
   aws: "embedded http://127.0.0.1:40002",
   polled: 12,
-  queued: 7,
+  queued: 9,
+  backlog: 7,
   enriched: 5,
   archived: 5,
   notified: 2,
@@ -40,7 +41,7 @@ class Capture extends Writable {
 }
 
 describe("status view", () => {
-  it("estimates the backlog at one extra-data call per queued message, at the budget", () => {
+  it("estimates the backlog at one extra-data call per message still to do, at the budget", () => {
     expect(backlogEtaSeconds(7, 10)).toBe(42);
     expect(backlogEtaSeconds(1, 600)).toBe(1);
     expect(formatDuration(42)).toBe("42s");
@@ -52,7 +53,7 @@ describe("status view", () => {
     const text = renderStatusBlock(status).join("\n");
     for (const expected of [
       /polled\s+12/,
-      /queued\s+7/,
+      /queued\s+9/,
       /in DLQ\s+0/,
       /enriched\s+5/,
       /archived\s+5/,
@@ -65,7 +66,7 @@ describe("status view", () => {
     ]) {
       expect(text).toMatch(expected);
     }
-    expect(renderStatusBlock({ ...status, queued: 0 }).join("\n")).toContain("queue empty");
+    expect(renderStatusBlock({ ...status, queued: 0, backlog: 0 }).join("\n")).toContain("queue empty");
     expect(renderStatusBlock({ ...status, phase: "draining" }).join("\n")).toContain("draining (--once)");
   });
 
