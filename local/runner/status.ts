@@ -68,7 +68,7 @@ export function renderStatusBlock(status: StatusSnapshot): string[] {
 /** One line for logs: the same numbers as the block. */
 export function renderStatusLine(status: StatusSnapshot): string {
   const eta =
-    status.queued === 0 ? "0s" : formatDuration(backlogEtaSeconds(status.queued, status.budgetPerMinute));
+    status.queued === 0 ? "0s" : formatDuration(backlogEtaSeconds(status.backlog, status.budgetPerMinute));
   return (
     `status: polled=${status.polled} queued=${status.queued} enriched=${status.enriched} archived=${status.archived} ` +
     `notified=${status.notified} failed=${status.failed} dlq=${status.inDlq} ` +
