@@ -51,7 +51,7 @@ export class ArchiveMirror {
   }
 
   /**
-   * Mirrors every object not yet copied; returns their keys. Passes run one at a time, and a call made
+   * Mirrors every object not yet copied; returns the keys of those written during this run. Passes run one at a time, and a call made
    * while one runs gets the next pass, so it sees every object written before it was called.
    */
   sync(): Promise<string[]> {
@@ -73,7 +73,7 @@ export class ArchiveMirror {
       if (this.#mirrored.has(key)) continue;
       await this.#copy(key);
       this.#mirrored.add(key);
-      added.push(key);
+      if (!this.#preexisting.has(key)) added.push(key);
     }
     return added;
   }
