@@ -345,7 +345,8 @@ class PipelineRun {
 /** A credential, license or permission error anywhere in the cause chain, as a message a person can act on. */
 export function accessProblemOf(error: unknown, hint: string): string | undefined {
   for (let current: unknown = error, depth = 0; current && depth < 5; depth += 1) {
-    if (current instanceof CortexApiError && current.isAccessProblem) return `${current.message}. ${hint}`;
+    if (current instanceof CortexApiError && current.isAccessProblem)
+      return `${withPeriod(current.message)} ${hint}`;
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
@@ -360,6 +361,10 @@ function describeDenial(attempt: ApiAttempt, hint: string): string {
         ? "says the key's role lacks permission for"
         : "rejected the API key on";
   return `The Cortex API ${what} ${attempt.path}${status}. ${hint}`;
+}
+
+function withPeriod(text: string): string {
+  return /[.!?]$/.test(text.trimEnd()) ? text.trimEnd() : `${text.trimEnd()}.`;
 }
 
 function messageOf(error: unknown): string {
