@@ -15,6 +15,9 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { ARCHIVE_PREFIX, QUARANTINE_PREFIX } from "../functions/shared/archive.ts";
+import { CURSOR_KEY } from "../functions/shared/cursor.ts";
+import { INCIDENT_STATE_PREFIX } from "../functions/shared/incident-state.ts";
 import type {
   enricherEnvironmentSchema,
   pollerEnvironmentSchema,
@@ -39,11 +42,13 @@ type PollerEnvironment = Record<keyof typeof pollerEnvironmentSchema.shape, stri
 type EnricherEnvironment = Record<keyof typeof enricherEnvironmentSchema.shape, string>;
 
 /** S3 key prefixes: the contract between the functions and their grants. */
+/** Bucket layout, from the functions that own each part, so grants follow the code. */
 export const ArchiveKeys = {
-  cursor: "state/cursor.json",
+  cursor: CURSOR_KEY,
   pollerState: "state/poller/",
-  incidentState: "state/incidents/",
-  incidents: "incidents/",
+  incidentState: INCIDENT_STATE_PREFIX,
+  incidents: ARCHIVE_PREFIX,
+  quarantine: QUARANTINE_PREFIX,
 } as const;
 
 export const POLLER_TIMEOUT = Duration.minutes(5);
@@ -255,6 +260,8 @@ export class IncidentExportPipeline extends Construct {
     this.grantObjects(this.enricher, ["s3:GetObject", "s3:PutObject"], [`${ArchiveKeys.incidentState}*`]);
     this.grantMissingKeyAnswers(this.enricher, [`${ArchiveKeys.incidentState}*`]);
     this.grantObjects(this.enricher, ["s3:PutObject"], [`${ArchiveKeys.incidents}*`]);
+    // Replies that are not JSON are kept for diagnosis before the message is retried.
+    this.grantObjects(this.enricher, ["s3:PutObject"], [`${ArchiveKeys.quarantine}*`]);
     this.enricher.addToRolePolicy(
       new iam.PolicyStatement({ actions: ["sns:Publish"], resources: [this.incidentTopic.topicArn] }),
     );
@@ -320,7 +327,11 @@ export class IncidentExportPipeline extends Construct {
       }
     };
     acknowledge(this.poller, [`${ArchiveKeys.pollerState}*`]);
-    acknowledge(this.enricher, [`${ArchiveKeys.incidentState}*`, `${ArchiveKeys.incidents}*`]);
+    acknowledge(this.enricher, [
+      `${ArchiveKeys.incidentState}*`,
+      `${ArchiveKeys.incidents}*`,
+      `${ArchiveKeys.quarantine}*`,
+    ]);
     if (!this.secret.secretFullArn) {
       // An imported partial ARN needs the 6-character suffix wildcard; the secret's name is still exact.
       for (const fn of [this.poller, this.enricher]) {

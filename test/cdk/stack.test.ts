@@ -295,7 +295,13 @@ describe("IAM", () => {
       .flatMap((s) => [s.Resource].flat())
       .map((r) => (r["Fn::Join"] ? r["Fn::Join"][1][1] : r));
     expect(new Set(objectResources)).toEqual(
-      new Set(["/state/cursor.json", "/state/poller/*", "/state/incidents/*", "/incidents/*"]),
+      new Set([
+        "/state/cursor.json",
+        "/state/poller/*",
+        "/state/incidents/*",
+        "/incidents/*",
+        "/state/quarantine/*",
+      ]),
     );
   });
 

@@ -1,0 +1,219 @@
+// The enricher's SQS batch handler, built from its collaborators so Lambda, the local runner and the
+// tests run the same code. One handler instance is one Lambda container: its pacer state lives here.
+// Records are processed one after another; after a throttle, an access problem or near the deadline,
+// the rest of the batch is returned unstarted (partial batch response) and comes back later.
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { SNSClient } from "@aws-sdk/client-sns";
+import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { z } from "zod";
+import type { ExtraDataSource } from "../shared/cortex/api.ts";
+import { isCortexError } from "../shared/cortex/errors.ts";
+import type { NotifySeverity } from "../shared/notification.ts";
+import { createApiBudgetPacer } from "../shared/pacing.ts";
+import { type IncidentVersionMessage, incidentVersionMessageSchema } from "../shared/queue-message.ts";
+import { enrichIncidentVersion } from "./enrich-incident.ts";
+import { InvalidQueueMessageError, MessageNotStartedError, type NotStartedReason } from "./errors.ts";
+
+export interface EnricherDependencies {
+  s3: S3Client;
+  sqs: SQSClient;
+  sns: SNSClient;
+  bucket: string;
+  queueUrl: string;
+  topicArn: string;
+  extraData: ExtraDataSource;
+  alertsLimit: number;
+  budgetPerMinute: number;
+  maxConcurrency: number;
+  notifyMinSeverity: NotifySeverity;
+  consoleBaseUrl?: string;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Visibility timeout (s) for a throttled message by its receive count; default throttleBackoffSeconds. */
+  throttleBackoff?: (receiveCount: number) => number;
+  /** Time kept free before the Lambda timeout: no API call starts later (default 35 s: one 30 s request plus the writes). */
+  deadlineMarginMs?: number;
+}
+
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+export type EnricherHandler = (event: SQSEvent, context: InvocationContext) => Promise<SQSBatchResponse>;
+
+const DEFAULT_DEADLINE_MARGIN_MS = 35_000;
+/** Waiting out the last slot may use the margin, but never the last second of the invocation. */
+const FINAL_MARGIN_MS = 1_000;
+const THROTTLE_BACKOFF_BASE_SECONDS = 60;
+const THROTTLE_BACKOFF_MAX_SECONDS = 900;
+
+/** A minute (one budget window) on the first throttle, doubling per receive, at most 15 minutes. */
+export function throttleBackoffSeconds(receiveCount: number): number {
+  const exponent = Math.max(0, Math.min(receiveCount, 16) - 1);
+  return Math.min(THROTTLE_BACKOFF_BASE_SECONDS * 2 ** exponent, THROTTLE_BACKOFF_MAX_SECONDS);
+}
+
+function receiveCount(record: SQSRecord): number {
+  const count = Number(record.attributes?.ApproximateReceiveCount);
+  return Number.isInteger(count) && count >= 1 ? count : 1;
+}
+
+const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function parseMessage(record: SQSRecord): IncidentVersionMessage {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch (error) {
+    throw new InvalidQueueMessageError(record.messageId, `body is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = incidentVersionMessageSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new InvalidQueueMessageError(record.messageId, z.prettifyError(parsed.error).replace(/\n/g, "; "));
+  }
+  return parsed.data;
+}
+
+export function createEnricherHandler(deps: EnricherDependencies): EnricherHandler {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? sleepFor;
+  const margin = deps.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
+  const backoff = deps.throttleBackoff ?? throttleBackoffSeconds;
+  const pacer = createApiBudgetPacer({
+    budgetPerMinute: deps.budgetPerMinute,
+    maxConcurrency: deps.maxConcurrency,
+    now,
+    sleep,
+  });
+  const { logger } = deps;
+
+  /** Pushes throttled messages out of sight for a while, longer each time they come back. */
+  async function delayRedelivery(records: readonly SQSRecord[]): Promise<void> {
+    for (let start = 0; start < records.length; start += 10) {
+      const chunk = records.slice(start, start + 10);
+      const entries = chunk.map((record, index) => ({
+        Id: String(index),
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: backoff(receiveCount(record)),
+      }));
+      try {
+        const response = await deps.sqs.send(
+          new ChangeMessageVisibilityBatchCommand({ QueueUrl: deps.queueUrl, Entries: entries }),
+        );
+        for (const failed of response.Failed ?? []) {
+          logger.warn(
+            "Could not delay a throttled message; it comes back after the queue's visibility timeout",
+            {
+              message_id: chunk[Number(failed.Id)]?.messageId,
+              code: failed.Code,
+              reason: failed.Message,
+            },
+          );
+        }
+      } catch (error) {
+        // The messages are failed either way; without the backoff they return after the queue's visibility timeout.
+        logger.warn(
+          "Could not delay throttled messages; they come back after the queue's visibility timeout",
+          {
+            message_ids: chunk.map((record) => record.messageId),
+            error,
+          },
+        );
+      }
+    }
+  }
+
+  return async (event, invocation) => {
+    const invokedAt = now();
+    const endsAt = invokedAt + invocation.getRemainingTimeInMillis();
+    const deadline = endsAt - margin;
+    let stopped: NotStartedReason | undefined;
+    const throttled: SQSRecord[] = [];
+    const outcomes: Record<string, number> = {};
+    const count = (outcome: string) => {
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    };
+
+    const processRecord = async (record: SQSRecord): Promise<void> => {
+      if (stopped === undefined && now() >= deadline) stopped = "deadline";
+      if (stopped !== undefined) {
+        if (stopped === "throttled") throttled.push(record);
+        count(`not_started_${stopped}`);
+        throw new MessageNotStartedError(record.messageId, stopped);
+      }
+      let message: IncidentVersionMessage;
+      try {
+        message = parseMessage(record);
+      } catch (error) {
+        count("invalid");
+        logger.error("Rejected an invalid queue message", { message_id: record.messageId, error });
+        throw error;
+      }
+      // A child logger per record: every line carries the incident id, even when the local runner
+      // shares one logger between concurrent handler instances.
+      const log = logger.createChild();
+      log.appendKeys({ incident_id: message.incident_id, message_id: record.messageId });
+      try {
+        const outcome = await enrichIncidentVersion(
+          {
+            s3: deps.s3,
+            sns: deps.sns,
+            bucket: deps.bucket,
+            topicArn: deps.topicArn,
+            extraData: deps.extraData,
+            alertsLimit: deps.alertsLimit,
+            notifyMinSeverity: deps.notifyMinSeverity,
+            consoleBaseUrl: deps.consoleBaseUrl,
+            logger: log,
+            metrics: deps.metrics,
+            pacer,
+            now,
+            deadline,
+          },
+          message,
+        );
+        if (outcome.kind === "deferred") {
+          stopped = "deadline";
+          count("not_started_deadline");
+          log.info("No API slot left before the deadline; returning the rest of the batch");
+          throw new MessageNotStartedError(record.messageId, "deadline");
+        }
+        count(outcome.kind);
+      } catch (error) {
+        if (error instanceof MessageNotStartedError) throw error;
+        if (isCortexError(error, "throttled")) {
+          stopped = "throttled";
+          throttled.push(record);
+          log.warn("Throttled by the Cortex API; stopping the batch and backing off the rest", { error });
+        } else if (isCortexError(error) && (error.isAccessProblem || error.kind === "not_found")) {
+          stopped = "access_problem";
+          log.error(error.message, { error });
+        } else {
+          log.error("Could not enrich this incident version; it will be retried", { error });
+        }
+        count("failed");
+        throw error;
+      }
+    };
+
+    const response = await processPartialResponse(event, processRecord, new BatchProcessor(EventType.SQS), {
+      processInParallel: false,
+      throwOnFullBatchFailure: false,
+    });
+    if (throttled.length > 0) await delayRedelivery(throttled);
+    // Hold the last call's slot to its end: the next invocation may run in a container without this pacer state.
+    await pacer.waitOutSlot(endsAt - FINAL_MARGIN_MS);
+    logger.info("Batch done", {
+      records: event.Records.length,
+      failures: response.batchItemFailures.length,
+      outcomes,
+    });
+    return response;
+  };
+}

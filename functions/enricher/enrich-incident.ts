@@ -1,0 +1,238 @@
+// One incident version from the queue: skip it if the archive already covers it, otherwise fetch the
+// extra data (within the API budget), archive the reply, notify if due, and remember what was done.
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { SNSClient } from "@aws-sdk/client-sns";
+import { archiveIncident, archiveKey, QUARANTINE_PREFIX, quarantineReply } from "../shared/archive.ts";
+import type { ExtraDataResult, ExtraDataSource } from "../shared/cortex/api.ts";
+import { type CortexApiError, isCortexError } from "../shared/cortex/errors.ts";
+import {
+  type IncidentStateRecord,
+  readIncidentState,
+  updateIncidentState,
+} from "../shared/incident-state.ts";
+import { EnricherMetric } from "../shared/metric-names.ts";
+import {
+  digestIncident,
+  type NotifySeverity,
+  notificationDue,
+  publishIncidentNotification,
+  severityRank,
+} from "../shared/notification.ts";
+import type { ApiBudgetPacer } from "../shared/pacing.ts";
+import type { IncidentVersionMessage } from "../shared/queue-message.ts";
+
+export interface EnrichmentContext {
+  s3: S3Client;
+  sns: SNSClient;
+  bucket: string;
+  topicArn: string;
+  extraData: ExtraDataSource;
+  alertsLimit: number;
+  notifyMinSeverity: NotifySeverity;
+  consoleBaseUrl?: string | undefined;
+  logger: Logger;
+  metrics: Metrics;
+  pacer: ApiBudgetPacer;
+  now: () => number;
+  /** Epoch ms after which no API call starts. */
+  deadline: number;
+}
+
+export type EnrichOutcome =
+  | { kind: "archived"; key: string; modificationTime: number; notified: boolean; schemaValid: boolean }
+  | { kind: "coalesced"; coveredThrough: number }
+  | { kind: "not_found" }
+  /** No API slot could be held before the deadline: nothing was done. */
+  | { kind: "deferred" };
+
+const isPositiveInteger = (value: unknown): value is number =>
+  typeof value === "number" && Number.isSafeInteger(value) && value > 0;
+
+/** The archive (or a not-found answer) already covers this version or a later one. */
+function coveredThrough(record: IncidentStateRecord | undefined): number {
+  return Math.max(record?.archived?.modification_time ?? -1, record?.not_found?.modification_time ?? -1);
+}
+
+/** Quarantines the raw body for diagnosis; the message fails either way, with the API's error, not S3's. */
+async function keepUnparseableReply(
+  context: EnrichmentContext,
+  incidentId: string,
+  fetchTime: number,
+  error: CortexApiError,
+): Promise<void> {
+  if (error.rawBody === undefined) {
+    context.logger.error(
+      "The Cortex API reply is not JSON and no body was kept; the message will be retried",
+      {
+        error,
+      },
+    );
+    return;
+  }
+  try {
+    const key = await quarantineReply(context.s3, {
+      bucket: context.bucket,
+      incidentId,
+      fetchTime,
+      rawBody: error.rawBody,
+      reason: error.message,
+    });
+    context.logger.error(
+      "The Cortex API reply is not JSON; kept it in quarantine, the message will be retried",
+      {
+        quarantine_key: key,
+        error,
+      },
+    );
+  } catch (quarantineError) {
+    context.logger.error(
+      `Could not write the unparseable reply under ${QUARANTINE_PREFIX} (check the function may put objects there); the message will be retried`,
+      { error, quarantine_error: quarantineError },
+    );
+  }
+}
+
+export async function enrichIncidentVersion(
+  context: EnrichmentContext,
+  message: IncidentVersionMessage,
+): Promise<EnrichOutcome> {
+  const { s3, bucket, logger, metrics } = context;
+  const incidentId = message.incident_id;
+
+  const state = (await readIncidentState(s3, bucket, incidentId))?.record;
+  const covered = coveredThrough(state);
+  if (covered >= message.modification_time) {
+    metrics.addMetric(EnricherMetric.Coalesced, MetricUnit.Count, 1);
+    logger.info("Skipped: the archive already covers this version", {
+      modification_time: message.modification_time,
+      covered_through: covered,
+    });
+    return { kind: "coalesced", coveredThrough: covered };
+  }
+
+  if (!(await context.pacer.acquireSlot(context.deadline))) return { kind: "deferred" };
+
+  const fetchTime = context.now();
+  metrics.addMetric(EnricherMetric.ExtraDataCalls, MetricUnit.Count, 1);
+  let result: ExtraDataResult;
+  try {
+    result = await context.extraData.getIncidentExtraData(incidentId, {
+      deadline: context.deadline,
+      alertsLimit: context.alertsLimit,
+    });
+  } catch (error) {
+    if (!isCortexError(error)) throw error;
+    // Every attempt the client made spent budget: hold a slot for each.
+    if (error.attempts !== undefined && error.attempts > 1) context.pacer.holdExtraSlots(error.attempts - 1);
+    if (error.kind === "throttled") {
+      metrics.addMetric(EnricherMetric.Throttles, MetricUnit.Count, 1);
+      throw error;
+    }
+    if (error.kind === "incident_not_found") {
+      metrics.addMetric(EnricherMetric.IncidentNotFound, MetricUnit.Count, 1);
+      await updateIncidentState(s3, bucket, incidentId, (current) => ({
+        ...current,
+        not_found: {
+          modification_time: Math.max(current.not_found?.modification_time ?? -1, message.modification_time),
+          recorded_at: fetchTime,
+        },
+      }));
+      logger.warn("The Cortex API says this incident does not exist; recorded and acknowledged", {
+        modification_time: message.modification_time,
+        server_message: error.serverMessage,
+      });
+      return { kind: "not_found" };
+    }
+    if (error.kind === "unparseable_reply") await keepUnparseableReply(context, incidentId, fetchTime, error);
+    throw error;
+  }
+
+  // Archive the version the API returned: it may be newer than the one the poller saw.
+  const replyTime = result.incident?.modification_time;
+  const archivedTime = isPositiveInteger(replyTime) ? replyTime : message.modification_time;
+  if (archivedTime < message.modification_time) {
+    logger.warn("The reply is older than the queued version; archived what the API returned", {
+      modification_time: message.modification_time,
+      reply_modification_time: archivedTime,
+    });
+  }
+  const digest = digestIncident(result.incident, message);
+  const key = archiveKey(incidentId, message.creation_time, archivedTime);
+  const schemaValid = result.schemaIssues.length === 0;
+  await archiveIncident(s3, {
+    bucket,
+    key,
+    reply: result.reply,
+    version: {
+      incidentId,
+      severity: digest.severity,
+      status: digest.status,
+      modificationTime: archivedTime,
+      fetchTime,
+      alertsReturned: result.alertsReturned,
+      alertsTotal: result.alertsTotal,
+      schemaIssues: result.schemaIssues,
+    },
+  });
+  const archivedAt = context.now();
+  metrics.addMetric(EnricherMetric.Archived, MetricUnit.Count, 1);
+  metrics.addMetric(
+    EnricherMetric.EndToEndLagSeconds,
+    MetricUnit.Seconds,
+    Math.max(0, (archivedAt - message.modification_time) / 1000),
+  );
+  if (!schemaValid) {
+    metrics.addMetric(EnricherMetric.SchemaWarnings, MetricUnit.Count, 1);
+    logger.warn("The reply does not match the documented schema; archived it raw and flagged it", {
+      key,
+      schema_issues: result.schemaIssues.slice(0, 10),
+      schema_issue_count: result.schemaIssues.length,
+    });
+  }
+
+  const previousSeverity = state?.notified?.severity ?? undefined;
+  const notify = notificationDue(digest.severity, context.notifyMinSeverity, previousSeverity);
+  if (notify) {
+    // Publish before saving the record: a crash in between repeats the notification rather than losing it.
+    const messageId = await publishIncidentNotification(context.sns, {
+      topicArn: context.topicArn,
+      digest,
+      archive: { bucket, key },
+      previousSeverity,
+      consoleBaseUrl: context.consoleBaseUrl,
+    });
+    metrics.addMetric(EnricherMetric.Notified, MetricUnit.Count, 1);
+    logger.info("Notified", {
+      severity: digest.severity,
+      previous_severity: previousSeverity,
+      sns_message_id: messageId,
+    });
+  }
+
+  const covers = Math.max(archivedTime, message.modification_time);
+  await updateIncidentState(s3, bucket, incidentId, (current) => {
+    const keepArchived = (current.archived?.modification_time ?? -1) >= covers;
+    const keepNotified =
+      !notify ||
+      (current.notified != null && severityRank(current.notified.severity) >= severityRank(digest.severity));
+    return {
+      ...current,
+      archived: keepArchived ? current.archived : { modification_time: covers, key, archived_at: archivedAt },
+      notified: keepNotified
+        ? current.notified
+        : { severity: digest.severity, modification_time: archivedTime, notified_at: archivedAt },
+    };
+  });
+
+  logger.info("Archived", {
+    key,
+    modification_time: archivedTime,
+    alerts_returned: result.alertsReturned,
+    alerts_total: result.alertsTotal,
+    schema_valid: schemaValid,
+    notified: notify,
+  });
+  return { kind: "archived", key, modificationTime: archivedTime, notified: notify, schemaValid };
+}

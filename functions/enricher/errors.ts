@@ -1,0 +1,45 @@
+// Why a queue message was returned to the queue without being enriched; each says what happens next.
+
+/** The body is not an incident version message: retrying cannot fix it, so it goes to the DLQ after the receive count. */
+export class InvalidQueueMessageError extends Error {
+  readonly messageId: string;
+  readonly reason: string;
+  constructor(messageId: string, reason: string) {
+    super(
+      `Queue message ${messageId} is not an incident version message (${reason}); it will land in the dead-letter queue after the maximum receive count.`,
+    );
+    this.name = "InvalidQueueMessageError";
+    this.messageId = messageId;
+    this.reason = reason;
+  }
+}
+
+export type NotStartedReason = "deadline" | "throttled" | "access_problem";
+
+const NEXT_STEP: Record<NotStartedReason, string> = {
+  deadline: "the invocation is close to its timeout; the message comes back after its visibility timeout",
+  throttled:
+    "the Cortex API throttled this batch; the message comes back after a backoff that grows with its receive count",
+  access_problem:
+    "the Cortex API rejected the credentials or the path for this batch; the message comes back and lands in the dead-letter queue unless the problem is fixed",
+};
+
+/** Not started at all (never half-processed): it will be delivered again. */
+export class MessageNotStartedError extends Error {
+  readonly messageId: string;
+  readonly reason: NotStartedReason;
+  constructor(messageId: string, reason: NotStartedReason) {
+    super(`Queue message ${messageId} was not started: ${NEXT_STEP[reason]}.`);
+    this.name = "MessageNotStartedError";
+    this.messageId = messageId;
+    this.reason = reason;
+  }
+}
+
+/** The function's configuration (environment) is invalid: nothing runs until the stack is fixed. */
+export class EnricherConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EnricherConfigurationError";
+  }
+}

@@ -1,0 +1,318 @@
+// The enricher against the Cortex tenant emulator (real HTTP on 127.0.0.1) through the project's real
+// Cortex client, and the embedded AWS endpoint. Enricher, client and emulator share one VirtualTime:
+// the emulator's 10-per-minute extra-data limit is enforced on it, so pacing and the budget are shown
+// exactly, with two concurrent enricher instances, without waiting minutes.
+import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createEnricherHandler, type EnricherDependencies } from "../../functions/enricher/create-handler.ts";
+import type { IncidentSummary } from "../../functions/shared/cortex/api.ts";
+import { CortexClient } from "../../functions/shared/cortex/client.ts";
+import { readIncidentState } from "../../functions/shared/incident-state.ts";
+import { EnricherMetric } from "../../functions/shared/metric-names.ts";
+import {
+  type CortexEmulator,
+  type EmulatedIncident,
+  startCortexEmulator,
+} from "../../local/emulator/index.ts";
+import {
+  type AwsFixture,
+  acknowledge,
+  drainNotifications,
+  invocationContext,
+  listKeys,
+  readObject,
+  receiveEvent,
+  recordingMetrics,
+  sendVersions,
+  silentLogger,
+  startAws,
+  VirtualTime,
+  versionMessage,
+} from "./fixtures.ts";
+
+const EXTRA_DATA = "get_incident_extra_data";
+const WINDOW_MS = 60_000;
+const BUDGET = 10;
+
+let aws: AwsFixture;
+let emulator: CortexEmulator;
+let cortex: CortexClient;
+/** Same client, but giving up on an attempt after 150 ms: for the timeout scenario only. */
+let impatientCortex: CortexClient;
+const time = new VirtualTime();
+
+beforeAll(async () => {
+  aws = await startAws();
+  emulator = await startCortexEmulator({
+    incidents: 0,
+    seed: "enricher",
+    now: time.now,
+    rateLimits: { extraData: { requests: BUDGET, windowMs: WINDOW_MS } },
+  });
+  const key = emulator.keys.standard;
+  const clientConfig = {
+    baseUrl: emulator.url,
+    product: "xdr" as const,
+    credentials: { apiKey: key.key, apiKeyId: key.id, authType: "standard" as const },
+    now: time.now,
+    sleep: time.sleep,
+    maxAttempts: 3,
+    retryBaseDelayMs: 1_000,
+    retryMaxDelayMs: 8_000,
+    random: () => 0.5, // fixed retry jitter: the same run every time
+  };
+  cortex = new CortexClient(clientConfig);
+  impatientCortex = new CortexClient({ ...clientConfig, requestTimeoutMs: 150 });
+});
+afterAll(async () => {
+  await cortex?.close();
+  await impatientCortex?.close();
+  await emulator?.close();
+  await aws?.close();
+});
+beforeEach(async () => {
+  emulator.control.clearFaults();
+  await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.queueUrl }));
+  await drainNotifications(aws);
+});
+
+function enricher(overrides: Partial<EnricherDependencies> = {}) {
+  const recorded = recordingMetrics();
+  const handler = createEnricherHandler({
+    s3: aws.s3,
+    sqs: aws.sqs,
+    sns: aws.sns,
+    bucket: aws.bucket,
+    queueUrl: aws.queueUrl,
+    topicArn: aws.topicArn,
+    extraData: cortex,
+    alertsLimit: 1000,
+    budgetPerMinute: BUDGET,
+    maxConcurrency: 2,
+    notifyMinSeverity: "high",
+    logger: silentLogger(),
+    metrics: recorded.metrics,
+    now: time.now,
+    sleep: time.sleep,
+    ...overrides,
+  });
+  return { handler, recorded };
+}
+
+/**
+ * Drives one handler instance the way Lambda's event source does until the queue looks empty.
+ * `visibilityTimeout` 0 makes a failed message come straight back, standing in for its timeout passing.
+ */
+async function drain(handler: ReturnType<typeof enricher>["handler"], visibilityTimeout = 300) {
+  let invocations = 0;
+  for (; invocations < 60; invocations++) {
+    const event = await receiveEvent(aws, 10, visibilityTimeout);
+    if (event.Records.length === 0) break;
+    const response = await handler(event, invocationContext(time.now, 900_000));
+    await acknowledge(aws, event, response);
+  }
+  return invocations;
+}
+
+function messageFor(incident: EmulatedIncident) {
+  return versionMessage(incident as IncidentSummary, { polled_at: time.now() });
+}
+
+/**
+ * Extra-data requests the emulator has answered, optionally only those for some incidents. Filter by
+ * incident: a request the client gave up on is journaled when its late answer goes out, maybe mid-next-test.
+ */
+function extraDataRequests(incidents?: readonly EmulatedIncident[]) {
+  const ids =
+    incidents === undefined ? undefined : new Set(incidents.map((incident) => incident.incident_id));
+  return emulator.control
+    .requests()
+    .filter((request) => request.endpoint === EXTRA_DATA)
+    .filter(
+      (request) =>
+        ids === undefined || ids.has(String((request.requestData as { incident_id?: unknown })?.incident_id)),
+    );
+}
+
+/** The most extra-data calls the tenant accepted within any one budget window. */
+function busiestWindow(): number {
+  const accepted = extraDataRequests()
+    .filter((request) => request.status !== 429)
+    .map((request) => request.time);
+  return Math.max(
+    0,
+    ...accepted.map((start) => accepted.filter((t) => t >= start && t < start + WINDOW_MS).length),
+  );
+}
+
+function archivePrefix(incident: EmulatedIncident): string {
+  const created = new Date(incident.creation_time);
+  const day = `${created.getUTCFullYear()}/${String(created.getUTCMonth() + 1).padStart(2, "0")}/${String(created.getUTCDate()).padStart(2, "0")}`;
+  return `incidents/${day}/${incident.incident_id}/`;
+}
+
+describe("enricher against the Cortex emulator", () => {
+  it("archives a normal batch as the tenant sent it and notifies the high and critical incidents", async () => {
+    const { handler, recorded } = enricher();
+    const incidents = emulator.control.addIncidents(
+      ["low", "medium", "high", "critical"].map((severity) => ({ severity, alert_count: 3 })),
+    );
+    await sendVersions(aws, incidents.map(messageFor));
+
+    await time.run(() => drain(handler));
+
+    for (const incident of incidents) {
+      const keys = await listKeys(aws, archivePrefix(incident));
+      expect(keys).toEqual([`${archivePrefix(incident)}${incident.modification_time}.json.gz`]);
+      const archived = await readObject(aws, keys[0] ?? "");
+      const reply = JSON.parse(archived.body);
+      expect(reply.incident.incident_id).toBe(incident.incident_id);
+      expect(reply.incident.incident_domain).toBe("DOMAIN_SECURITY"); // a field the documented shape lacks, kept
+      expect(reply.alerts.data).toHaveLength(3);
+      expect(archived.metadata["schema-valid"]).toBe("true");
+    }
+    const notified = (await drainNotifications(aws)).map((notification) => notification.attributes.severity);
+    expect(notified.sort()).toEqual(["critical", "high"]);
+    expect(extraDataRequests(incidents)).toHaveLength(4);
+    expect(recorded.total(EnricherMetric.Archived)).toBe(4);
+  });
+
+  it("archives an incident with 1,000 alerts whole", async () => {
+    const { handler } = enricher();
+    const [incident] = emulator.control.addIncidents([{ severity: "low", alert_count: 1000 }]);
+    if (incident === undefined) throw new Error("the emulator added no incident");
+    await sendVersions(aws, [messageFor(incident)]);
+
+    await time.run(() => drain(handler));
+
+    const [key = ""] = await listKeys(aws, archivePrefix(incident));
+    const archived = await readObject(aws, key);
+    expect(JSON.parse(archived.body).alerts.data).toHaveLength(1000);
+    expect(archived.metadata["alerts-returned"]).toBe("1000");
+    expect(archived.metadata["alerts-total"]).toBe("1000");
+    const request = extraDataRequests([incident]).at(-1)?.requestData as { alerts_limit?: number };
+    expect(request.alerts_limit).toBe(1000);
+  });
+
+  it("loses nothing in a storm of 429s and never goes over the budget, with two concurrent instances", async () => {
+    // Throttled messages come straight back (backoff 0) so the storm plays out within the test.
+    const first = enricher({ throttleBackoff: () => 0 });
+    const second = enricher({ throttleBackoff: () => 0 });
+    const incidents = emulator.control.addIncidents(16);
+    await sendVersions(aws, incidents.map(messageFor));
+    await time.sleep(WINDOW_MS); // a fresh budget window, whatever earlier tests spent
+    emulator.control.setFaults({ throttleBurst: { count: 8, endpoint: EXTRA_DATA } });
+
+    await Promise.all([time.run(() => drain(first.handler)), time.run(() => drain(second.handler))]);
+
+    for (const incident of incidents) expect(await listKeys(aws, archivePrefix(incident))).toHaveLength(1);
+    const storm = extraDataRequests(incidents);
+    expect(storm.filter((request) => request.fault === "throttleBurst")).toHaveLength(8);
+    // One accepted call per incident: nothing fetched twice, nothing skipped.
+    expect(storm.filter((request) => request.endpoint === EXTRA_DATA && request.status === 200)).toHaveLength(
+      16,
+    );
+    // Apart from the injected burst, the tenant never had to throttle us: the budget was respected.
+    expect(storm.filter((request) => request.reason === "extra data rate limit")).toEqual([]);
+    expect(busiestWindow()).toBeLessThanOrEqual(BUDGET);
+    // ...and used: two instances together reach the full budget in a window.
+    expect(busiestWindow()).toBeGreaterThanOrEqual(BUDGET - 1);
+    expect(
+      first.recorded.total(EnricherMetric.Throttles) + second.recorded.total(EnricherMetric.Throttles),
+    ).toBeGreaterThan(0);
+  });
+
+  it("retries through 5xx answers and timeouts until every incident is archived", async () => {
+    const { handler, recorded } = enricher();
+    const incidents = emulator.control.addIncidents(3);
+    await sendVersions(aws, incidents.map(messageFor));
+
+    emulator.control.setFaults({ serverErrorRate: { rate: 1, endpoint: EXTRA_DATA } });
+    const firstRound = await receiveEvent(aws, 10, 0);
+    const failedOn5xx = await time.run(() => handler(firstRound, invocationContext(time.now, 900_000)));
+    expect(failedOn5xx.batchItemFailures).toHaveLength(3);
+
+    emulator.control.clearFaults();
+    emulator.control.setFaults({ latencyMs: { ms: 400, endpoint: EXTRA_DATA } });
+    const impatient = enricher({ extraData: impatientCortex }); // gives up on an attempt after 150 ms
+    const secondRound = await receiveEvent(aws, 10, 0);
+    const failedOnTimeout = await time.run(() =>
+      impatient.handler(secondRound, invocationContext(time.now, 900_000)),
+    );
+    expect(failedOnTimeout.batchItemFailures).toHaveLength(3);
+
+    emulator.control.clearFaults();
+    await time.run(() => drain(handler, 0));
+
+    for (const incident of incidents) expect(await listKeys(aws, archivePrefix(incident))).toHaveLength(1);
+    const statuses = extraDataRequests(incidents).map((request) => request.status);
+    expect(statuses).toContain(500);
+    expect(recorded.total(EnricherMetric.Archived)).toBe(3);
+  });
+
+  it("archives a reply that breaks the documented schema raw, flagged", async () => {
+    const { handler, recorded } = enricher();
+    const [incident] = emulator.control.addIncidents(1);
+    if (incident === undefined) throw new Error("the emulator added no incident");
+    emulator.control.setFaults({ schemaViolationRate: { rate: 1, endpoint: EXTRA_DATA } });
+    await sendVersions(aws, [messageFor(incident)]);
+
+    await time.run(() => drain(handler));
+
+    const [key = ""] = await listKeys(aws, archivePrefix(incident));
+    const archived = await readObject(aws, key);
+    expect(archived.metadata["schema-valid"]).toBe("false");
+    expect(archived.metadata["schema-issues"]).toBeTruthy();
+    expect(JSON.parse(archived.body)).toHaveProperty("incident");
+    expect(recorded.total(EnricherMetric.SchemaWarnings)).toBe(1);
+  });
+
+  it("makes one API call and sends one notification for a message delivered twice", async () => {
+    const { handler, recorded } = enricher();
+    const [incident] = emulator.control.addIncidents([{ severity: "critical" }]);
+    if (incident === undefined) throw new Error("the emulator added no incident");
+    await sendVersions(aws, [messageFor(incident), messageFor(incident)]);
+
+    await time.run(() => drain(handler));
+
+    expect(extraDataRequests([incident])).toHaveLength(1);
+    expect(await drainNotifications(aws)).toHaveLength(1);
+    expect(recorded.total(EnricherMetric.Coalesced)).toBe(1);
+  });
+
+  it("notifies once, at the escalation from medium to critical", async () => {
+    const { handler } = enricher();
+    const [medium] = emulator.control.addIncidents([{ severity: "medium" }]);
+    if (medium === undefined) throw new Error("the emulator added no incident");
+    await sendVersions(aws, [messageFor(medium)]);
+    await time.run(() => drain(handler));
+    expect(await drainNotifications(aws)).toEqual([]);
+
+    const critical = emulator.control.modifyIncident(medium.incident_id, { severity: "critical" });
+    await sendVersions(aws, [messageFor(critical)]);
+    await time.run(() => drain(handler));
+
+    const notifications = await drainNotifications(aws);
+    expect(notifications).toHaveLength(1);
+    expect(notifications[0]?.attributes).toMatchObject({
+      incident_id: medium.incident_id,
+      severity: "critical",
+    });
+    expect(JSON.parse(JSON.parse(notifications[0]?.body ?? "").default)).toMatchObject({
+      reason: "threshold",
+      severity: "critical",
+    });
+    expect(await listKeys(aws, archivePrefix(medium))).toHaveLength(2);
+  });
+
+  it("records an incident the tenant does not have and acknowledges it", async () => {
+    const { handler } = enricher();
+    const ghost = { ...emulator.control.addIncidents(1)[0], incident_id: "987654321" } as EmulatedIncident;
+    await sendVersions(aws, [messageFor(ghost)]);
+
+    await time.run(() => drain(handler));
+
+    expect((await readIncidentState(aws.s3, aws.bucket, ghost.incident_id))?.record.not_found).toBeTruthy();
+    expect(await listKeys(aws, archivePrefix(ghost))).toEqual([]);
+  });
+});
