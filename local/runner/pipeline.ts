@@ -119,24 +119,30 @@ class PipelineRun {
 
     await this.#mirror.remember();
     view.start();
-    view.update(this.#snapshot());
-    this.#source.start();
-    const sampling = this.#sampleLoop();
-    const inbox = this.#inboxLoop();
-    await this.#pollLoop();
-    if (this.#deps.settings.once && !this.#windDown.signal.aborted) {
-      this.#phase = "draining";
-      await this.#waitUntilDrained();
-    }
+    try {
+      view.update(this.#snapshot());
+      this.#source.start();
+      const sampling = this.#sampleLoop();
+      const inbox = this.#inboxLoop();
+      await this.#pollLoop();
+      if (this.#deps.settings.once && !this.#windDown.signal.aborted) {
+        this.#phase = "draining";
+        await this.#waitUntilDrained();
+      }
 
-    this.#phase = "stopping";
-    this.#windDown.abort();
-    await this.#source.stop();
-    await Promise.all([sampling, inbox]);
-    await this.#settleOutputs();
-    view.update(this.#snapshot());
-    view.close();
-    stopSignal.removeEventListener("abort", onStop);
+      this.#phase = "stopping";
+      this.#windDown.abort();
+      await this.#source.stop();
+      await Promise.all([sampling, inbox]);
+      await this.#settleOutputs();
+      view.update(this.#snapshot());
+    } finally {
+      // Whatever happened: no invocation is left running and the terminal gets its normal output back.
+      this.#windDown.abort();
+      await this.#source.stop();
+      view.close();
+      stopSignal.removeEventListener("abort", onStop);
+    }
 
     return buildSummary({
       counts: {
