@@ -12,7 +12,7 @@ import { buildLocalLambdas } from "./lambdas.ts";
 import { helpText, parseRunnerOptions, type RunnerOptions, RunnerOptionsError } from "./options.ts";
 import { runPipeline } from "./pipeline.ts";
 import { LogLinesView, type StatusView, TerminalStatusView } from "./status.ts";
-import { EXIT_DEAD_LETTERS, formatSummary, writeSummaryJson } from "./summary.ts";
+import { EXIT_FAILED, formatSummary, writeSummaryJson } from "./summary.ts";
 
 /** Bad flags or environment. */
 export const EXIT_USAGE = 64;
@@ -29,6 +29,11 @@ export async function runLocalCli(
   env: Readonly<Record<string, string | undefined>>,
   io: CliIo,
 ): Promise<number> {
+  // Help even when the environment is half set: that is when it is needed.
+  if (argv.includes("--help") || argv.includes("-h")) {
+    io.stdout.write(helpText());
+    return 0;
+  }
   let options: RunnerOptions;
   try {
     options = parseRunnerOptions(argv, env);
@@ -39,19 +44,19 @@ export async function runLocalCli(
     }
     throw error;
   }
-  if (options.help) {
-    io.stdout.write(helpText());
-    return 0;
-  }
 
   const closers: (() => Promise<void>)[] = [];
   try {
     return await run(options, io, closers);
   } catch (error) {
     io.stderr.write(`Could not run the local pipeline: ${(error as Error).message}\n`);
-    return EXIT_DEAD_LETTERS;
+    return EXIT_FAILED;
   } finally {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
+    for (const close of closers.reverse()) {
+      await close().catch((error: unknown) =>
+        io.stderr.write(`warning: while shutting down: ${(error as Error).message ?? String(error)}\n`),
+      );
+    }
   }
 }
 

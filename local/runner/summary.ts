@@ -35,7 +35,7 @@ export interface RunSummary {
 export type ExitCode = 0 | 1 | 2;
 
 export const EXIT_OK = 0;
-export const EXIT_DEAD_LETTERS = 1;
+export const EXIT_FAILED = 1;
 export const EXIT_ACCESS_DENIED = 2;
 
 export interface SummaryInput {
@@ -56,10 +56,10 @@ export function buildSummary(input: SummaryInput): RunSummary {
     exitCode = EXIT_ACCESS_DENIED;
     problem = input.accessProblem;
   } else if (input.failure) {
-    exitCode = EXIT_DEAD_LETTERS;
+    exitCode = EXIT_FAILED;
     problem = input.failure;
   } else if (counts.dead_lettered > 0) {
-    exitCode = EXIT_DEAD_LETTERS;
+    exitCode = EXIT_FAILED;
     problem =
       `${counts.dead_lettered} message(s) ended in the dead-letter queue after every retry failed. ` +
       "Run with --log-level INFO to see why each attempt failed.";

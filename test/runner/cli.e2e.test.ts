@@ -256,6 +256,15 @@ describe("npm start (the CLI as a subprocess)", () => {
     }
   });
 
+  it("prints --help and exits 0 even while the environment is half set", async () => {
+    const result = await runCli(["--help"], {
+      CORTEX_API_URL: "https://api-acme.xdr.eu.paloaltonetworks.com",
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: npm start -- \[flags\]/);
+    expect(result.stdout).toContain("CORTEX_AUTH_TYPE");
+  });
+
   it("names the missing CORTEX_* variables and exits 64 before starting anything", async () => {
     const result = await runCli(["--once"], {
       CORTEX_API_URL: "https://api-acme.xdr.eu.paloaltonetworks.com",
