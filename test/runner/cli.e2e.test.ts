@@ -6,8 +6,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localAwsClients, startEmbeddedAwsEndpoint } from "../../local/aws-endpoint.ts";
 import { type CortexEmulator, startCortexEmulator } from "../../local/emulator/index.ts";
+import { LOCAL_RESOURCE_NAMES } from "../../local/runner/aws-resources.ts";
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "../..");
@@ -253,6 +256,32 @@ describe("npm start (the CLI as a subprocess)", () => {
       expect(Number(summaryLine?.[1]) + left).toBe(8);
     } finally {
       clearTimeout(guard);
+    }
+  });
+
+  it("with AWS_ENDPOINT_URL uses that endpoint: the archive and the cursor are in its bucket after the run", async () => {
+    const endpoint = await startEmbeddedAwsEndpoint();
+    const { s3 } = localAwsClients(endpoint.url);
+    try {
+      const out = path.join(workDir, "external-endpoint");
+      const result = await runCli(
+        ["--once", "--out", out, "--incidents", "3", "--budget-per-minute", "600"],
+        {
+          AWS_ENDPOINT_URL: endpoint.url,
+        },
+      );
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`AWS:    AWS_ENDPOINT_URL ${endpoint.url}`);
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: LOCAL_RESOURCE_NAMES.bucket }));
+      const keys = (listed.Contents ?? []).map((object) => object.Key ?? "");
+      expect(keys.filter((key) => key.startsWith("incidents/")).sort()).toEqual(await archivedFiles(out));
+      expect(keys.filter((key) => key.startsWith("incidents/"))).toHaveLength(3);
+      // The poller's cursor outlives the run on an endpoint that outlives it.
+      expect(keys.some((key) => key.startsWith("state/"))).toBe(true);
+    } finally {
+      s3.destroy();
+      await endpoint.close();
     }
   });
 
