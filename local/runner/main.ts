@@ -49,7 +49,10 @@ export async function runLocalCli(
   try {
     return await run(options, io, closers);
   } catch (error) {
-    io.stderr.write(`Could not run the local pipeline: ${(error as Error).message}\n`);
+    const hint = options.awsEndpointUrl
+      ? ` Is AWS_ENDPOINT_URL (${options.awsEndpointUrl}) up and reachable?`
+      : "";
+    io.stderr.write(`Could not run the local pipeline: ${(error as Error).message}.${hint}\n`);
     return EXIT_FAILED;
   } finally {
     for (const close of closers.reverse()) {
