@@ -64,9 +64,10 @@ export class InvalidBatchResponseError extends Error {
 }
 
 export class FunctionTimeoutError extends Error {
-  constructor(timeoutMs: number) {
+  constructor(timeoutMs: number, cause?: unknown) {
     super(
       `The invocation ran past the ${timeoutMs / 1000} s function timeout; like Lambda, the whole batch is treated as failed.`,
+      cause === undefined ? undefined : { cause },
     );
     this.name = "FunctionTimeoutError";
   }
@@ -156,7 +157,14 @@ export class SqsEventSource {
       if (outcome.timedOut) {
         batchError = new FunctionTimeoutError(functionTimeoutMs);
         // Lambda would kill the container; here the instance waits for it to settle (or for stop()) before the next batch.
-        await Promise.race([invocation.catch(() => undefined), aborted(this.#stopSignal.signal)]);
+        const settled = invocation.then(
+          () => undefined,
+          (late: unknown) => {
+            // Kept as the cause: the run ended in an error after its time was up.
+            batchError = new FunctionTimeoutError(functionTimeoutMs, late);
+          },
+        );
+        await Promise.race([settled, aborted(this.#stopSignal.signal)]);
         failedIds = new Set(records.map((record) => record.messageId));
       } else {
         failedIds = failuresFrom(outcome.value, records);
