@@ -57,6 +57,7 @@ export class ArchiveMirror {
   sync(): Promise<string[]> {
     if (this.#nextPass) return this.#nextPass;
     const pass = this.#lastPass
+      // The previous pass's error went to its own caller; this pass still runs.
       .catch(() => undefined)
       .then(() => {
         this.#nextPass = undefined;
