@@ -1,0 +1,111 @@
+// Copies the archive bucket's incident objects into a local folder, same key layout, so a user can open them.
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+
+export const ARCHIVE_PREFIX = "incidents/";
+
+export interface ArchiveMirrorOptions {
+  s3: S3Client;
+  bucket: string;
+  outDir: string;
+  prefix?: string;
+}
+
+export class ArchiveMirrorError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "ArchiveMirrorError";
+  }
+}
+
+export class ArchiveMirror {
+  readonly #s3: S3Client;
+  readonly #bucket: string;
+  readonly #outDir: string;
+  readonly #prefix: string;
+  readonly #mirrored = new Set<string>();
+  #preexisting = new Set<string>();
+  #lastPass: Promise<unknown> = Promise.resolve();
+  #nextPass: Promise<string[]> | undefined;
+
+  constructor(options: ArchiveMirrorOptions) {
+    this.#s3 = options.s3;
+    this.#bucket = options.bucket;
+    this.#outDir = path.resolve(options.outDir);
+    this.#prefix = options.prefix ?? ARCHIVE_PREFIX;
+  }
+
+  get outDir(): string {
+    return this.#outDir;
+  }
+
+  /** Objects written to the bucket since remember() was called (or since the start), mirrored locally. */
+  get archivedThisRun(): number {
+    return [...this.#mirrored].filter((key) => !this.#preexisting.has(key)).length;
+  }
+
+  /** Notes what the bucket already holds (an AWS_ENDPOINT_URL endpoint may), so it is not counted as this run's. */
+  async remember(): Promise<void> {
+    this.#preexisting = new Set(await this.#listKeys());
+  }
+
+  /**
+   * Mirrors every object not yet copied; returns the keys of those written during this run. Passes run one at a time, and a call made
+   * while one runs gets the next pass, so it sees every object written before it was called.
+   */
+  sync(): Promise<string[]> {
+    if (this.#nextPass) return this.#nextPass;
+    const pass = this.#lastPass
+      // The previous pass's error went to its own caller; this pass still runs.
+      .catch(() => undefined)
+      .then(() => {
+        this.#nextPass = undefined;
+        return this.#syncOnce();
+      });
+    this.#nextPass = pass;
+    this.#lastPass = pass;
+    return pass;
+  }
+
+  async #syncOnce(): Promise<string[]> {
+    const added: string[] = [];
+    for (const key of await this.#listKeys()) {
+      if (this.#mirrored.has(key)) continue;
+      await this.#copy(key);
+      this.#mirrored.add(key);
+      if (!this.#preexisting.has(key)) added.push(key);
+    }
+    return added;
+  }
+
+  async #listKeys(): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.#s3.send(
+        new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
+  }
+
+  async #copy(key: string): Promise<void> {
+    const target = path.resolve(this.#outDir, key);
+    if (!target.startsWith(this.#outDir + path.sep)) {
+      throw new ArchiveMirrorError(
+        `Refusing to mirror object key "${key}": it points outside ${this.#outDir}.`,
+      );
+    }
+    const object = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
+    if (!object.Body) throw new ArchiveMirrorError(`s3://${this.#bucket}/${key} has no body.`);
+    // The stored bytes exactly (gzip), not a decoded copy: the local file is what the bucket holds.
+    const bytes = await object.Body.transformToByteArray();
+    await mkdir(path.dirname(target), { recursive: true });
+    const partial = `${target}.partial`;
+    await writeFile(partial, bytes);
+    await rename(partial, target);
+  }
+}

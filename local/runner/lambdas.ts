@@ -1,0 +1,78 @@
+// The real poller and enricher handlers, built with the runner's clients the way each Lambda's handler.ts
+// builds them from its environment: same code, local collaborators.
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { SNSClient } from "@aws-sdk/client-sns";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import { createEnricherHandler } from "../../functions/enricher/create-handler.ts";
+import { createPollerHandler } from "../../functions/poller/create-handler.ts";
+import type { CortexClient } from "../../functions/shared/cortex/client.ts";
+import { ENRICHER_SERVICE, METRICS_NAMESPACE, POLLER_SERVICE } from "../../functions/shared/metric-names.ts";
+import { consoleBaseUrlFor } from "../../functions/shared/notification.ts";
+import type { LocalResources } from "./aws-resources.ts";
+import type { SqsBatchHandler } from "./event-source.ts";
+import type { RunnerOptions } from "./options.ts";
+import type { PipelineDeps } from "./pipeline.ts";
+
+export interface LocalLambdas {
+  poll: PipelineDeps["poll"];
+  enricherHandlers: SqsBatchHandler[];
+}
+
+export function buildLocalLambdas(input: {
+  options: RunnerOptions;
+  clients: { s3: S3Client; sqs: SQSClient; sns: SNSClient };
+  resources: LocalResources;
+  cortex: CortexClient;
+  cortexUrl: string;
+}): LocalLambdas {
+  const { options, clients, resources, cortex } = input;
+  const poller = createPowertoolsFor(POLLER_SERVICE, options.logLevel);
+  const pollerHandler = createPollerHandler({
+    s3: clients.s3,
+    sqs: clients.sqs,
+    bucket: resources.bucket,
+    queueUrl: resources.queueUrl,
+    incidents: cortex,
+    filters: options.filters,
+    firstRunLookbackMs: options.lookbackMinutes * 60_000,
+    logger: poller.logger,
+    metrics: poller.metrics,
+  });
+  const consoleBaseUrl = consoleBaseUrlFor(input.cortexUrl);
+  // One handler per concurrent instance: each is a Lambda container with its own pacer state.
+  const enricherHandlers = Array.from({ length: options.maxConcurrency }, () => {
+    const enricher = createPowertoolsFor(ENRICHER_SERVICE, options.logLevel);
+    return createEnricherHandler({
+      s3: clients.s3,
+      sqs: clients.sqs,
+      sns: clients.sns,
+      bucket: resources.bucket,
+      queueUrl: resources.queueUrl,
+      topicArn: resources.topicArn,
+      extraData: cortex,
+      alertsLimit: options.alertsLimit,
+      budgetPerMinute: options.budgetPerMinute,
+      maxConcurrency: options.maxConcurrency,
+      notifyMinSeverity: options.notifyMinSeverity,
+      ...(consoleBaseUrl === undefined ? {} : { consoleBaseUrl }),
+      logger: enricher.logger,
+      metrics: enricher.metrics,
+    }) as SqsBatchHandler;
+  });
+  return {
+    poll: (context) => pollerHandler({}, context),
+    enricherHandlers,
+  };
+}
+
+/**
+ * Like functions/shared/powertools.ts, but the log level comes from --log-level and the metrics' own
+ * warnings go through that logger. EMF output is off unless POWERTOOLS_METRICS_DISABLED=false (bin/local.ts).
+ */
+function createPowertoolsFor(serviceName: string, logLevel: RunnerOptions["logLevel"]) {
+  const logger = new Logger({ serviceName, logLevel });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName, logger });
+  return { logger, metrics };
+}

@@ -1,0 +1,334 @@
+// The local runner's command line: flags and environment variables, validated into one RunnerOptions object.
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import type {
+  CortexAuthType,
+  CortexProduct,
+  IncidentFilterInput,
+} from "../../functions/shared/cortex/api.ts";
+import { ENRICHER_TIMEOUT_MARGIN_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS } from "../../lib/config.ts";
+
+export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "SILENT"] as const;
+export type RunnerLogLevel = (typeof LOG_LEVELS)[number];
+
+const NOTIFY_SEVERITIES = ["low", "medium", "high", "critical"] as const;
+
+/** A real tenant, given through the four CORTEX_* variables. The key is never printed. */
+export interface TenantTarget {
+  kind: "tenant";
+  url: string;
+  apiKey: string;
+  apiKeyId: string;
+  authType: CortexAuthType;
+}
+
+/** The embedded Cortex tenant emulator. */
+export interface EmulatorTarget {
+  kind: "emulator";
+  seed: number;
+  incidents: number;
+}
+
+export interface RunnerOptions {
+  help: boolean;
+  once: boolean;
+  summaryJsonPath: string | undefined;
+  outDir: string;
+  pollIntervalSeconds: number;
+  batchSize: number;
+  maxConcurrency: number;
+  functionTimeoutSeconds: number;
+  visibilityTimeoutSeconds: number;
+  maxReceiveCount: number;
+  budgetPerMinute: number;
+  alertsLimit: number;
+  notifyMinSeverity: (typeof NOTIFY_SEVERITIES)[number];
+  lookbackMinutes: number;
+  filters: IncidentFilterInput[];
+  product: CortexProduct;
+  logLevel: RunnerLogLevel;
+  /** Emulator live mode: seconds between arrivals (one new, one modified incident); 0 = off. */
+  liveIntervalSeconds: number;
+  cortex: TenantTarget | EmulatorTarget;
+  /** AWS_ENDPOINT_URL, or undefined for the embedded endpoint. */
+  awsEndpointUrl: string | undefined;
+}
+
+export const DEFAULTS = {
+  outDir: "./incident-archive",
+  pollIntervalSeconds: 30,
+  batchSize: 5,
+  maxConcurrency: 2,
+  maxReceiveCount: 5,
+  budgetPerMinute: 10,
+  alertsLimit: 1000,
+  notifyMinSeverity: "high",
+  lookbackMinutes: 1440,
+  product: "xdr",
+  logLevel: "WARN",
+  seed: 42,
+  incidents: 12,
+  liveIntervalSeconds: 20,
+} as const;
+
+/** Bad flags or environment: the message says which one and what is allowed. */
+export class RunnerOptionsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RunnerOptionsError";
+  }
+}
+
+const TENANT_VARIABLES = [
+  "CORTEX_API_URL",
+  "CORTEX_API_KEY",
+  "CORTEX_API_KEY_ID",
+  "CORTEX_AUTH_TYPE",
+] as const;
+
+const filterSchema = z.array(
+  z.object({ field: z.string().min(1), operator: z.string().min(1), value: z.unknown() }),
+);
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+const flagSchema = z.object({
+  "summary-json": z.string().min(1).optional(),
+  out: z.string().min(1).default(DEFAULTS.outDir),
+  "poll-interval": z.coerce.number().positive().default(DEFAULTS.pollIntervalSeconds),
+  "batch-size": int(1, 10).default(DEFAULTS.batchSize),
+  // Lambda's SQS maximum concurrency is 2 at least.
+  "max-concurrency": int(2, 1000).default(DEFAULTS.maxConcurrency),
+  "function-timeout": int(1, 900).optional(),
+  "visibility-timeout": int(0, 43_200).optional(),
+  "max-receive-count": int(1, 1000).default(DEFAULTS.maxReceiveCount),
+  "budget-per-minute": z.coerce.number().positive().default(DEFAULTS.budgetPerMinute),
+  "alerts-limit": int(1, 1000).default(DEFAULTS.alertsLimit),
+  "notify-min-severity": z.enum(NOTIFY_SEVERITIES).default(DEFAULTS.notifyMinSeverity),
+  "lookback-minutes": int(1).default(DEFAULTS.lookbackMinutes),
+  filters: z.string().default("[]"),
+  product: z.enum(["xdr", "xpanse"]).default(DEFAULTS.product),
+  "log-level": z
+    .string()
+    .transform((value) => value.toUpperCase())
+    .pipe(z.enum(LOG_LEVELS))
+    .default(DEFAULTS.logLevel),
+  seed: int(0).default(DEFAULTS.seed),
+  incidents: int(0, 100_000).default(DEFAULTS.incidents),
+  "live-interval": z.coerce.number().min(0).default(DEFAULTS.liveIntervalSeconds),
+});
+
+const STRING_FLAGS = [
+  "summary-json",
+  "out",
+  "poll-interval",
+  "batch-size",
+  "max-concurrency",
+  "function-timeout",
+  "visibility-timeout",
+  "max-receive-count",
+  "budget-per-minute",
+  "alerts-limit",
+  "notify-min-severity",
+  "lookback-minutes",
+  "filters",
+  "product",
+  "log-level",
+  "seed",
+  "incidents",
+  "live-interval",
+] as const;
+
+export function parseRunnerOptions(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): RunnerOptions {
+  const parsed = parseFlags(argv);
+  const flags = flagSchema.safeParse(parsed.values);
+  if (!flags.success) {
+    throw new RunnerOptionsError(
+      `Invalid flag: ${formatIssues(flags.error)}. Run with --help for every flag.`,
+    );
+  }
+  const values = flags.data;
+  const filters = parseFilters(values.filters);
+  const incidentsGiven =
+    parsed.values.incidents !== undefined ||
+    parsed.values.seed !== undefined ||
+    parsed.values["live-interval"] !== undefined;
+  const cortex = cortexTarget(env, values.seed, values.incidents, incidentsGiven);
+  const awsEndpointUrl = optionalUrl(env, "AWS_ENDPOINT_URL");
+  const functionTimeoutSeconds =
+    values["function-timeout"] ??
+    enricherTimeoutSeconds(values["batch-size"], values["max-concurrency"], values["budget-per-minute"]);
+
+  return {
+    help: parsed.values.help === true,
+    once: parsed.values.once === true,
+    summaryJsonPath: values["summary-json"],
+    outDir: values.out,
+    pollIntervalSeconds: values["poll-interval"],
+    batchSize: values["batch-size"],
+    maxConcurrency: values["max-concurrency"],
+    functionTimeoutSeconds,
+    // Lambda's guidance: visibility timeout at least 6x the function timeout.
+    visibilityTimeoutSeconds: values["visibility-timeout"] ?? 6 * functionTimeoutSeconds,
+    maxReceiveCount: values["max-receive-count"],
+    budgetPerMinute: values["budget-per-minute"],
+    alertsLimit: values["alerts-limit"],
+    notifyMinSeverity: values["notify-min-severity"],
+    lookbackMinutes: values["lookback-minutes"],
+    filters,
+    product: values.product,
+    logLevel: values["log-level"],
+    liveIntervalSeconds: values["live-interval"],
+    cortex,
+    awsEndpointUrl,
+  };
+}
+
+const argSpec = {
+  help: { type: "boolean", short: "h" },
+  once: { type: "boolean" },
+  ...Object.fromEntries(STRING_FLAGS.map((name) => [name, { type: "string" }])),
+} as { help: { type: "boolean"; short: string }; once: { type: "boolean" } } & Record<
+  (typeof STRING_FLAGS)[number],
+  { type: "string" }
+>;
+
+/** As the stack sizes it (lib/config.ts): a whole batch at the paced rate plus the stack's margin. */
+export function enricherTimeoutSeconds(
+  batchSize: number,
+  maxConcurrency: number,
+  budgetPerMinute: number,
+): number {
+  const intervalSeconds = (60 * maxConcurrency) / budgetPerMinute;
+  const needed = Math.ceil(batchSize * intervalSeconds + ENRICHER_TIMEOUT_MARGIN_SECONDS);
+  if (needed > LAMBDA_MAX_TIMEOUT_SECONDS) {
+    throw new RunnerOptionsError(
+      `A batch of ${batchSize} paced at one extra-data call every ${intervalSeconds} s per instance needs ${needed} s, ` +
+        `more than Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s: lower --batch-size or --max-concurrency, or raise --budget-per-minute.`,
+    );
+  }
+  return needed;
+}
+
+function parseFlags(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], options: argSpec, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new RunnerOptionsError(`${(error as Error).message}. Run with --help for every flag.`);
+  }
+}
+
+function cortexTarget(
+  env: Readonly<Record<string, string | undefined>>,
+  seed: number,
+  incidents: number,
+  emulatorFlagsGiven: boolean,
+): TenantTarget | EmulatorTarget {
+  const present = TENANT_VARIABLES.filter((name) => (env[name] ?? "").trim() !== "");
+  if (present.length === 0) return { kind: "emulator", seed, incidents };
+  const missing = TENANT_VARIABLES.filter((name) => !present.includes(name));
+  if (missing.length > 0) {
+    throw new RunnerOptionsError(
+      `To use a real Cortex tenant set all four of ${TENANT_VARIABLES.join(", ")}; missing: ${missing.join(", ")}. ` +
+        "Unset them all to use the embedded emulator.",
+    );
+  }
+  if (emulatorFlagsGiven) {
+    throw new RunnerOptionsError(
+      "--seed, --incidents and --live-interval configure the embedded emulator; they cannot be used with CORTEX_API_URL (a real tenant).",
+    );
+  }
+  const url = optionalUrl(env, "CORTEX_API_URL") as string;
+  const authType = (env.CORTEX_AUTH_TYPE ?? "").trim().toLowerCase();
+  if (authType !== "standard" && authType !== "advanced") {
+    throw new RunnerOptionsError(`CORTEX_AUTH_TYPE must be "standard" or "advanced", not "${authType}".`);
+  }
+  return {
+    kind: "tenant",
+    url,
+    apiKey: (env.CORTEX_API_KEY ?? "").trim(),
+    apiKeyId: (env.CORTEX_API_KEY_ID ?? "").trim(),
+    authType,
+  };
+}
+
+function optionalUrl(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  const value = (env[name] ?? "").trim();
+  if (value === "") return undefined;
+  const url = z.url({ protocol: /^https?$/ }).safeParse(value);
+  if (!url.success) throw new RunnerOptionsError(`${name} must be an http(s) URL, not "${value}".`);
+  return url.data.replace(/\/+$/, "");
+}
+
+function parseFilters(text: string): IncidentFilterInput[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new RunnerOptionsError(
+      `--filters must be a JSON array like [{"field":"status","operator":"in","value":["new"]}], not ${text}.`,
+    );
+  }
+  const filters = filterSchema.safeParse(json);
+  if (!filters.success) throw new RunnerOptionsError(`--filters: ${formatIssues(filters.error)}.`);
+  return filters.data;
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? `--${issue.path.join(".")}` : "value"}: ${issue.message}`)
+    .join("; ");
+}
+
+export function helpText(): string {
+  return `Usage: npm start -- [flags]      (or: node bin/local.ts [flags])
+
+Runs the whole pipeline on this machine: the real poller on a schedule, the real enricher
+behind a Lambda-like SQS event source, an S3 bucket, an SQS queue with a DLQ and an SNS topic
+on an embedded AWS endpoint (127.0.0.1), and an embedded Cortex tenant emulator, unless the
+environment names a real tenant. Archived incidents are also written under --out.
+
+Flags
+  --once                    drain everything, print a summary and exit (0 = all archived;
+                            1 = something ended in the DLQ; 2 = a credential was rejected)
+  --summary-json FILE       also write the summary as JSON to FILE
+  --out DIR                 local copy of the archive, same key layout as the bucket
+                            (default ${DEFAULTS.outDir})
+  --poll-interval SECONDS   how often the poller runs (default ${DEFAULTS.pollIntervalSeconds})
+  --batch-size N            SQS messages per enricher invocation, 1-10 (default ${DEFAULTS.batchSize})
+  --max-concurrency N       concurrent enricher invocations, at least 2 (default ${DEFAULTS.maxConcurrency})
+  --function-timeout SECONDS  enricher time limit per invocation (default: sized like the stack,
+                            batch size x paced call interval + 60 s; 120 s with the defaults)
+  --visibility-timeout SECONDS  queue visibility timeout (default 6 x --function-timeout)
+  --max-receive-count N     receives before a message moves to the DLQ (default ${DEFAULTS.maxReceiveCount})
+  --budget-per-minute N     get_incident_extra_data calls per minute (default ${DEFAULTS.budgetPerMinute}, the
+                            documented API limit); with the emulator its limit follows this flag,
+                            so a larger value compresses time for demos and tests
+  --alerts-limit N          alerts fetched per incident, 1-1000 (default ${DEFAULTS.alertsLimit})
+  --notify-min-severity S   low | medium | high | critical (default ${DEFAULTS.notifyMinSeverity})
+  --lookback-minutes N      first poll reaches back this far (default ${DEFAULTS.lookbackMinutes})
+  --filters JSON            extra get_incidents filters, e.g. '[{"field":"status","operator":"in","value":["new"]}]'
+  --product xdr|xpanse      API flavour (default ${DEFAULTS.product})
+  --log-level LEVEL         DEBUG | INFO | WARN | ERROR | SILENT for the Lambda code's JSON logs
+                            (default ${DEFAULTS.logLevel})
+  --seed N                  emulator: random seed for the generated incidents (default ${DEFAULTS.seed})
+  --incidents N             emulator: incidents in the starting backlog (default ${DEFAULTS.incidents})
+  --live-interval SECONDS   emulator: every SECONDS one new and one modified incident arrive
+                            (default ${DEFAULTS.liveIntervalSeconds}; 0 = off; always off with --once)
+  -h, --help                this text
+
+Environment
+  CORTEX_API_URL            a real tenant, e.g. https://api-acme.xdr.eu.paloaltonetworks.com
+  CORTEX_API_KEY            its API key (never printed)
+  CORTEX_API_KEY_ID         the key's id
+  CORTEX_AUTH_TYPE          standard | advanced
+                            (all four together, or none for the embedded emulator)
+  AWS_ENDPOINT_URL          an AWS endpoint to use instead of the embedded one (S3 path-style),
+                            e.g. http://127.0.0.1:4566
+
+Stop with Ctrl-C: polling stops, in-flight invocations finish, the summary is printed.
+`;
+}

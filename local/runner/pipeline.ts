@@ -1,0 +1,391 @@
+// Runs the pipeline the way AWS would: the poller on a schedule, the enricher behind the SQS event source,
+// the topic's subscriber shown as notification previews, and the archive mirrored to a local folder.
+// With --once it polls until caught up, drains the queue (retries and redrive included) and stops.
+import { randomUUID } from "node:crypto";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
+import type { ApiActivity, ApiAttempt } from "./api-activity.ts";
+import { ArchiveMirror } from "./archive-mirror.ts";
+import { type LocalResources, type QueueDepth, queueDepth } from "./aws-resources.ts";
+import {
+  type InvocationReport,
+  type LocalLambdaContext,
+  type SqsBatchHandler,
+  SqsEventSource,
+} from "./event-source.ts";
+import { formatNotification, NotificationInbox } from "./notifications.ts";
+import type { StatusSnapshot, StatusView } from "./status.ts";
+import { buildSummary, type RunSummary } from "./summary.ts";
+
+/** The fields of the poller's PollRunSummary the runner reads. */
+export interface PollRunReport {
+  incidentsSeen: number;
+  messagesSent: number;
+  stoppedEarly: boolean;
+  pagesRead?: number;
+}
+
+export interface PipelineSettings {
+  once: boolean;
+  pollIntervalSeconds: number;
+  pollerTimeoutSeconds: number;
+  functionTimeoutSeconds: number;
+  batchSize: number;
+  budgetPerMinute: number;
+  outDir: string;
+}
+
+export interface PipelineDeps {
+  settings: PipelineSettings;
+  s3: S3Client;
+  sqs: SQSClient;
+  region: string;
+  resources: LocalResources;
+  /** One poller run: the real handler, invoked as the schedule would. */
+  poll: (context: LocalLambdaContext) => Promise<PollRunReport>;
+  /** One enricher handler per concurrent instance. */
+  enricherHandlers: readonly SqsBatchHandler[];
+  api: ApiActivity;
+  view: StatusView;
+  labels: { cortex: string; aws: string };
+  /** Aborted on Ctrl-C (SIGINT/SIGTERM): stop polling, finish in-flight work, summarise. */
+  stopSignal: AbortSignal;
+  /** Words to add to a credential error: which settings to check. */
+  credentialHint: string;
+  now?: () => number;
+  /** Event-source long-poll wait; small in tests so stopping is quick. */
+  waitTimeSeconds?: number;
+  sampleEveryMs?: number;
+  /** --once: poll attempts that fail (other than a rejected credential) before giving up. */
+  pollAttemptsOnce?: number;
+}
+
+export async function runPipeline(deps: PipelineDeps): Promise<RunSummary> {
+  return new PipelineRun(deps).run();
+}
+
+class PipelineRun {
+  readonly #deps: PipelineDeps;
+  readonly #now: () => number;
+  readonly #mirror: ArchiveMirror;
+  readonly #inbox: NotificationInbox;
+  readonly #source: SqsEventSource;
+  /** Aborted when the run must wind down: Ctrl-C, a rejected credential, or a drained --once run. */
+  readonly #windDown = new AbortController();
+  readonly #counts = { polled: 0, enqueued: 0, enriched: 0, failedAttempts: 0, notified: 0, pollRuns: 0 };
+  #depth: QueueDepth = { visible: 0, inFlight: 0, delayed: 0 };
+  #deadLetters = 0;
+  #nextPollAt: number | undefined;
+  #phase: StatusSnapshot["phase"] = "running";
+  #accessProblem: string | undefined;
+  #failure: string | undefined;
+  #lastPollError = "";
+
+  constructor(deps: PipelineDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+    const { s3, sqs, resources, settings } = deps;
+    this.#mirror = new ArchiveMirror({ s3, bucket: resources.bucket, outDir: settings.outDir });
+    this.#inbox = new NotificationInbox(sqs, resources.notificationInboxUrl, (preview) => {
+      this.#counts.notified += 1;
+      deps.view.event(formatNotification(preview));
+    });
+    this.#source = new SqsEventSource({
+      sqs,
+      queueUrl: resources.queueUrl,
+      queueArn: resources.queueArn,
+      region: deps.region,
+      functionName: "enricher",
+      handlers: deps.enricherHandlers,
+      batchSize: settings.batchSize,
+      functionTimeoutMs: settings.functionTimeoutSeconds * 1000,
+      waitTimeSeconds: deps.waitTimeSeconds ?? 2,
+      now: this.#now,
+      onInvocation: (report) => this.#onInvocation(report),
+      onQueueError: (error) => deps.view.event(`warning: SQS call failed, retrying: ${messageOf(error)}`),
+    });
+  }
+
+  async run(): Promise<RunSummary> {
+    const { view, stopSignal } = this.#deps;
+    const startedAt = this.#now();
+    const onStop = () => {
+      view.event("stopping: no more polls; finishing in-flight invocations (Ctrl-C again to quit at once)");
+      this.#windDown.abort();
+    };
+    stopSignal.addEventListener("abort", onStop, { once: true });
+    if (stopSignal.aborted) this.#windDown.abort();
+
+    await this.#mirror.remember();
+    view.start();
+    try {
+      view.update(this.#snapshot());
+      this.#source.start();
+      const sampling = this.#sampleLoop();
+      const inbox = this.#inboxLoop();
+      await this.#pollLoop();
+      if (this.#deps.settings.once && !this.#windDown.signal.aborted) {
+        this.#phase = "draining";
+        await this.#waitUntilDrained();
+      }
+
+      this.#phase = "stopping";
+      this.#windDown.abort();
+      await this.#source.stop();
+      await Promise.all([sampling, inbox]);
+      await this.#settleOutputs();
+      view.update(this.#snapshot());
+    } finally {
+      // Whatever happened: no invocation is left running and the terminal gets its normal output back.
+      this.#windDown.abort();
+      await this.#source.stop();
+      view.close();
+      stopSignal.removeEventListener("abort", onStop);
+    }
+
+    return buildSummary({
+      counts: {
+        polled: this.#counts.polled,
+        enqueued: this.#counts.enqueued,
+        enriched: this.#counts.enriched,
+        archived: this.#mirror.archivedThisRun,
+        notified: this.#counts.notified,
+        dead_lettered: this.#deadLetters,
+        failed_attempts: this.#counts.failedAttempts,
+        api_calls: this.#deps.api.calls,
+        throttled: this.#deps.api.throttled,
+        poll_runs: this.#counts.pollRuns,
+        left_in_queue: this.#depth.visible + this.#depth.inFlight + this.#depth.delayed,
+      },
+      archiveDir: this.#mirror.outDir,
+      durationMs: this.#now() - startedAt,
+      accessProblem: this.#accessProblem,
+      failure: this.#failure,
+    });
+  }
+
+  async #pollLoop(): Promise<void> {
+    const { settings } = this.#deps;
+    const attemptsAllowed = this.#deps.pollAttemptsOnce ?? 3;
+    let failedAttempts = 0;
+    while (!this.#windDown.signal.aborted) {
+      this.#nextPollAt = undefined;
+      const outcome = await this.#pollOnce();
+      if (settings.once) {
+        if (outcome === "caught-up") return;
+        if (outcome === "failed" && ++failedAttempts >= attemptsAllowed) {
+          this.#failure ??= `The poller failed ${failedAttempts} times in a row; the last error: ${this.#lastPollError}`;
+          return;
+        }
+        // Stopped early at its time limit (more pages wait) or failed: run again soon, as the next schedule would.
+        this.#nextPollAt = this.#now() + (outcome === "failed" ? 2000 : 0);
+      } else {
+        this.#nextPollAt = this.#now() + settings.pollIntervalSeconds * 1000;
+      }
+      await pause(Math.max(0, this.#nextPollAt - this.#now()), this.#windDown.signal);
+    }
+    this.#nextPollAt = undefined;
+  }
+
+  async #pollOnce(): Promise<"caught-up" | "more" | "failed"> {
+    const { poll, view, settings } = this.#deps;
+    const deadline = this.#now() + settings.pollerTimeoutSeconds * 1000;
+    const context: LocalLambdaContext = {
+      functionName: "poller",
+      awsRequestId: randomUUID(),
+      getRemainingTimeInMillis: () => Math.max(0, deadline - this.#now()),
+    };
+    this.#counts.pollRuns += 1;
+    try {
+      const report = await poll(context);
+      this.#counts.polled += report.incidentsSeen;
+      this.#counts.enqueued += report.messagesSent;
+      view.event(
+        `poll: ${report.incidentsSeen} incident version(s) read, ${report.messagesSent} enqueued` +
+          (report.stoppedEarly ? " (stopped at its time limit; more to read)" : ""),
+      );
+      this.#checkAccess();
+      return report.stoppedEarly ? "more" : "caught-up";
+    } catch (error) {
+      const access = accessProblemOf(error, this.#deps.credentialHint);
+      if (access) {
+        this.#stopForAccessProblem(access);
+      } else {
+        this.#checkAccess();
+        this.#lastPollError = messageOf(error);
+        view.event(`poll failed: ${this.#lastPollError}`);
+      }
+      return "failed";
+    }
+  }
+
+  #onInvocation(report: InvocationReport): void {
+    this.#counts.enriched += report.succeeded.length;
+    this.#counts.failedAttempts += report.failed.length;
+    const { view } = this.#deps;
+    const seconds = (report.durationMs / 1000).toFixed(1);
+    if (report.failed.length > 0) {
+      const why =
+        report.batchError === undefined ? "reported failed by the enricher" : messageOf(report.batchError);
+      view.event(
+        `enricher #${report.instance + 1}: ${report.succeeded.length} done, ${report.failed.length} failed (${why}); ` +
+          `they return to the queue after the visibility timeout (${seconds} s)`,
+      );
+    } else {
+      view.event(`enricher #${report.instance + 1}: ${report.succeeded.length} done (${seconds} s)`);
+    }
+    this.#checkAccess();
+    void this.#syncMirror();
+  }
+
+  async #syncMirror(): Promise<void> {
+    try {
+      const added = await this.#mirror.sync();
+      for (const key of added) this.#deps.view.event(`archived ${key}`);
+    } catch (error) {
+      this.#failure ??= `Could not copy the archive to ${this.#mirror.outDir}: ${messageOf(error)}`;
+      this.#deps.view.event(`warning: ${this.#failure}`);
+    }
+  }
+
+  async #sampleLoop(): Promise<void> {
+    const every = this.#deps.sampleEveryMs ?? 1000;
+    while (!this.#windDown.signal.aborted) {
+      // The enricher archives record by record; copying as it goes keeps "archived" (and the folder) current.
+      await this.#syncMirror();
+      await this.#sample();
+      this.#checkAccess();
+      await pause(every, this.#windDown.signal);
+    }
+  }
+
+  async #sample(): Promise<void> {
+    const { sqs, resources, view } = this.#deps;
+    try {
+      this.#depth = await queueDepth(sqs, resources.queueUrl);
+      const dlq = await queueDepth(sqs, resources.deadLetterQueueUrl);
+      this.#deadLetters = dlq.visible + dlq.inFlight + dlq.delayed;
+    } catch (error) {
+      view.event(`warning: could not read the queue depth: ${messageOf(error)}`);
+    }
+    view.update(this.#snapshot());
+  }
+
+  async #inboxLoop(): Promise<void> {
+    while (!this.#windDown.signal.aborted) {
+      try {
+        await this.#inbox.receive(1);
+      } catch (error) {
+        this.#deps.view.event(`warning: could not read notifications: ${messageOf(error)}`);
+        await pause(1000, this.#windDown.signal);
+      }
+    }
+  }
+
+  /** --once: done when no invocation runs and the queue holds nothing (retries waiting out visibility count). */
+  async #waitUntilDrained(): Promise<void> {
+    let quietSamples = 0;
+    while (!this.#windDown.signal.aborted) {
+      await this.#sample();
+      const empty = this.#depth.visible + this.#depth.inFlight + this.#depth.delayed === 0;
+      // Twice in a row: an invocation may be between ReceiveMessage and its start.
+      quietSamples = empty && this.#source.activeInvocations === 0 ? quietSamples + 1 : 0;
+      if (quietSamples >= 2) return;
+      await pause(250, this.#windDown.signal);
+    }
+  }
+
+  async #settleOutputs(): Promise<void> {
+    const { view } = this.#deps;
+    try {
+      await this.#inbox.drain();
+    } catch (error) {
+      view.event(`warning: could not read notifications: ${messageOf(error)}`);
+    }
+    await this.#syncMirror();
+    await this.#sample();
+  }
+
+  #checkAccess(): void {
+    const denied = this.#deps.api.accessDenied;
+    if (denied && !this.#accessProblem)
+      this.#stopForAccessProblem(describeDenial(denied, this.#deps.credentialHint));
+  }
+
+  #stopForAccessProblem(message: string): void {
+    if (this.#accessProblem) return;
+    this.#accessProblem = message;
+    this.#deps.view.event(`error: ${message}`);
+    this.#windDown.abort();
+  }
+
+  #snapshot(): StatusSnapshot {
+    const { api, settings, labels } = this.#deps;
+    const queued = this.#depth.visible + this.#depth.inFlight + this.#depth.delayed;
+    // Records archived in a batch still running are on the queue until the batch returns.
+    const doneInFlight = Math.max(0, this.#mirror.archivedThisRun - this.#counts.enriched);
+    return {
+      cortex: labels.cortex,
+      aws: labels.aws,
+      polled: this.#counts.polled,
+      queued,
+      backlog: Math.max(0, queued - doneInFlight),
+      enriched: this.#counts.enriched,
+      archived: this.#mirror.archivedThisRun,
+      notified: this.#counts.notified,
+      failed: this.#counts.failedAttempts,
+      inDlq: this.#deadLetters,
+      apiCallsLastMinute: api.extraDataCallsLastMinute(),
+      budgetPerMinute: settings.budgetPerMinute,
+      throttled: api.throttled,
+      activeInvocations: this.#source.activeInvocations,
+      maxConcurrency: this.#source.maxConcurrency,
+      nextPollInSeconds: this.#nextPollAt === undefined ? undefined : (this.#nextPollAt - this.#now()) / 1000,
+      archiveDir: this.#mirror.outDir,
+      phase: this.#phase,
+    };
+  }
+}
+
+/** A credential, license or permission error anywhere in the cause chain, as a message a person can act on. */
+export function accessProblemOf(error: unknown, hint: string): string | undefined {
+  for (let current: unknown = error, depth = 0; current && depth < 5; depth += 1) {
+    if (current instanceof CortexApiError && current.isAccessProblem)
+      return `${withPeriod(current.message)} ${hint}`;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function describeDenial(attempt: ApiAttempt, hint: string): string {
+  const status = attempt.status === undefined ? "" : ` (HTTP ${attempt.status})`;
+  const what =
+    attempt.errorKind === "license"
+      ? "says this tenant has no license for"
+      : attempt.errorKind === "permission"
+        ? "says the key's role lacks permission for"
+        : "rejected the API key on";
+  return `The Cortex API ${what} ${attempt.path}${status}. ${hint}`;
+}
+
+function withPeriod(text: string): string {
+  return /[.!?]$/.test(text.trimEnd()) ? text.trimEnd() : `${text.trimEnd()}.`;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted || ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,92 @@
+// The end-of-run summary: counts a user (or a test, or CI) can check, printed and optionally written as JSON.
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+
+export interface RunSummary {
+  /** Incident versions the poller read from the API. */
+  polled: number;
+  /** Messages the poller put on the queue. */
+  enqueued: number;
+  /** Queue messages the enricher completed (deleted from the queue). */
+  enriched: number;
+  /** Archive objects written to the bucket during this run (and mirrored under archive_dir). */
+  archived: number;
+  /** Notifications the local subscriber received from the topic. */
+  notified: number;
+  /** Messages in the dead-letter queue at the end. */
+  dead_lettered: number;
+  /** Record-level failures: each is retried after the visibility timeout until the DLQ takes it. */
+  failed_attempts: number;
+  /** Every HTTP attempt to the Cortex API, retries included. */
+  api_calls: number;
+  /** Attempts answered with HTTP 429. */
+  throttled: number;
+  poll_runs: number;
+  duration_ms: number;
+  archive_dir: string;
+  /** Messages still on the queue when the run stopped (after Ctrl-C; 0 after a completed --once). */
+  left_in_queue: number;
+  /** Why the run could not finish, in words a person can act on; null when nothing went wrong. */
+  problem: string | null;
+  exit_code: ExitCode;
+}
+
+/** 0: everything archived; 1: something ended in the DLQ or the run failed; 2: a credential was rejected. */
+export type ExitCode = 0 | 1 | 2;
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_ACCESS_DENIED = 2;
+
+export interface SummaryInput {
+  counts: Omit<RunSummary, "problem" | "exit_code" | "archive_dir" | "duration_ms">;
+  archiveDir: string;
+  durationMs: number;
+  /** A rejected credential (or missing license or permission): retrying cannot help. */
+  accessProblem: string | undefined;
+  /** Any other reason the run could not finish. */
+  failure: string | undefined;
+}
+
+export function buildSummary(input: SummaryInput): RunSummary {
+  const { counts } = input;
+  let exitCode: ExitCode = EXIT_OK;
+  let problem: string | null = null;
+  if (input.accessProblem) {
+    exitCode = EXIT_ACCESS_DENIED;
+    problem = input.accessProblem;
+  } else if (input.failure) {
+    exitCode = EXIT_FAILED;
+    problem = input.failure;
+  } else if (counts.dead_lettered > 0) {
+    exitCode = EXIT_FAILED;
+    problem =
+      `${counts.dead_lettered} message(s) ended in the dead-letter queue after every retry failed. ` +
+      "Run with --log-level INFO to see why each attempt failed.";
+  }
+  return {
+    ...counts,
+    duration_ms: Math.round(input.durationMs),
+    archive_dir: input.archiveDir,
+    problem,
+    exit_code: exitCode,
+  };
+}
+
+export function formatSummary(summary: RunSummary): string {
+  const seconds = (summary.duration_ms / 1000).toFixed(1);
+  const lines = [
+    `Summary (${seconds} s)`,
+    `  polled ${summary.polled}, enqueued ${summary.enqueued}, enriched ${summary.enriched}, archived ${summary.archived}, notified ${summary.notified}`,
+    `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, left in queue ${summary.left_in_queue}`,
+    `  Cortex API calls ${summary.api_calls} (throttled ${summary.throttled}), poll runs ${summary.poll_runs}`,
+    `  archive copy: ${summary.archive_dir}`,
+  ];
+  if (summary.problem) lines.push("", `Problem: ${summary.problem}`);
+  return `${lines.join("\n")}\n`;
+}
+
+export async function writeSummaryJson(file: string, summary: RunSummary): Promise<void> {
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
+}

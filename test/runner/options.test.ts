@@ -1,0 +1,196 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULTS, helpText, parseRunnerOptions, RunnerOptionsError } from "../../local/runner/options.ts";
+
+const tenantEnv = {
+  CORTEX_API_URL: "https://api-acme.xdr.eu.paloaltonetworks.com/",
+  CORTEX_API_KEY: "s3cr3t-key-value",
+  CORTEX_API_KEY_ID: "7",
+  CORTEX_AUTH_TYPE: "Advanced",
+};
+
+function parseError(argv: string[], env: Record<string, string> = {}): RunnerOptionsError {
+  try {
+    parseRunnerOptions(argv, env);
+  } catch (error) {
+    if (error instanceof RunnerOptionsError) return error;
+    throw error;
+  }
+  throw new Error("expected a RunnerOptionsError");
+}
+
+describe("parseRunnerOptions", () => {
+  it("runs the emulator and the embedded endpoint with the documented defaults when given nothing", () => {
+    const options = parseRunnerOptions([], {});
+    expect(options).toMatchObject({
+      help: false,
+      once: false,
+      summaryJsonPath: undefined,
+      outDir: "./incident-archive",
+      pollIntervalSeconds: DEFAULTS.pollIntervalSeconds,
+      batchSize: DEFAULTS.batchSize,
+      maxConcurrency: 2,
+      maxReceiveCount: 5,
+      budgetPerMinute: 10,
+      product: "xdr",
+      logLevel: "WARN",
+      filters: [],
+      cortex: { kind: "emulator", seed: DEFAULTS.seed, incidents: DEFAULTS.incidents },
+      awsEndpointUrl: undefined,
+    });
+    // Sized like the stack: 5 calls, one every 12 s per instance (2 instances share 10/min), plus 60 s.
+    expect(options.functionTimeoutSeconds).toBe(120);
+    // Lambda's rule of thumb, applied by default.
+    expect(options.visibilityTimeoutSeconds).toBe(6 * 120);
+  });
+
+  it("reads every flag", () => {
+    const options = parseRunnerOptions(
+      [
+        "--once",
+        "--summary-json",
+        "out/summary.json",
+        "--out",
+        "/tmp/archive",
+        "--poll-interval",
+        "5",
+        "--batch-size",
+        "10",
+        "--max-concurrency",
+        "4",
+        "--function-timeout",
+        "20",
+        "--visibility-timeout",
+        "30",
+        "--max-receive-count",
+        "3",
+        "--budget-per-minute",
+        "600",
+        "--alerts-limit",
+        "50",
+        "--notify-min-severity",
+        "critical",
+        "--lookback-minutes",
+        "60",
+        "--filters",
+        '[{"field":"status","operator":"in","value":["new"]}]',
+        "--product",
+        "xpanse",
+        "--log-level",
+        "debug",
+        "--seed",
+        "7",
+        "--incidents",
+        "3",
+        "--live-interval",
+        "0",
+      ],
+      {},
+    );
+    expect(options).toMatchObject({
+      once: true,
+      summaryJsonPath: "out/summary.json",
+      outDir: "/tmp/archive",
+      pollIntervalSeconds: 5,
+      batchSize: 10,
+      maxConcurrency: 4,
+      functionTimeoutSeconds: 20,
+      visibilityTimeoutSeconds: 30,
+      maxReceiveCount: 3,
+      budgetPerMinute: 600,
+      alertsLimit: 50,
+      notifyMinSeverity: "critical",
+      lookbackMinutes: 60,
+      filters: [{ field: "status", operator: "in", value: ["new"] }],
+      product: "xpanse",
+      logLevel: "DEBUG",
+      cortex: { kind: "emulator", seed: 7, incidents: 3 },
+      liveIntervalSeconds: 0,
+    });
+  });
+
+  it("uses a real tenant when all four CORTEX_* variables are set", () => {
+    const options = parseRunnerOptions([], { ...tenantEnv, AWS_ENDPOINT_URL: "http://127.0.0.1:4566" });
+    expect(options.cortex).toEqual({
+      kind: "tenant",
+      url: "https://api-acme.xdr.eu.paloaltonetworks.com",
+      apiKey: "s3cr3t-key-value",
+      apiKeyId: "7",
+      authType: "advanced",
+    });
+    expect(options.awsEndpointUrl).toBe("http://127.0.0.1:4566");
+  });
+
+  it("names exactly the missing CORTEX_* variables, and never echoes the key", () => {
+    const error = parseError([], {
+      CORTEX_API_URL: tenantEnv.CORTEX_API_URL,
+      CORTEX_API_KEY: "s3cr3t-key-value",
+    });
+    expect(error.message).toContain("missing: CORTEX_API_KEY_ID, CORTEX_AUTH_TYPE");
+    expect(error.message).not.toContain("s3cr3t");
+  });
+
+  it("rejects an unknown auth type and a URL that is not http(s)", () => {
+    expect(parseError([], { ...tenantEnv, CORTEX_AUTH_TYPE: "basic" }).message).toContain(
+      'CORTEX_AUTH_TYPE must be "standard" or "advanced"',
+    );
+    expect(parseError([], { ...tenantEnv, CORTEX_API_URL: "ftp://x" }).message).toContain("CORTEX_API_URL");
+    expect(parseError([], { AWS_ENDPOINT_URL: "not a url" }).message).toContain("AWS_ENDPOINT_URL");
+  });
+
+  it("refuses emulator-only flags with a real tenant instead of silently ignoring them", () => {
+    expect(parseError(["--incidents", "3"], tenantEnv).message).toContain(
+      "--seed, --incidents and --live-interval",
+    );
+  });
+
+  it("explains bad flags and values, naming the flag", () => {
+    expect(parseError(["--bogus"]).message).toMatch(/bogus.*--help/);
+    expect(parseError(["--batch-size", "11"]).message).toContain("--batch-size");
+    expect(parseError(["--max-concurrency", "1"]).message).toContain("--max-concurrency");
+    expect(parseError(["--log-level", "loud"]).message).toContain("--log-level");
+    expect(parseError(["--filters", "{not json"]).message).toContain("--filters must be a JSON array");
+    expect(parseError(["--filters", '[{"field":"status"}]']).message).toContain("--filters");
+    expect(parseError(["--batch-size", "10", "--budget-per-minute", "1"]).message).toContain(
+      "more than Lambda's 900 s",
+    );
+  });
+
+  it("documents every flag and environment variable in --help", () => {
+    const help = helpText();
+    const flags = [
+      "--once",
+      "--summary-json",
+      "--out",
+      "--poll-interval",
+      "--batch-size",
+      "--max-concurrency",
+      "--function-timeout",
+      "--visibility-timeout",
+      "--max-receive-count",
+      "--budget-per-minute",
+      "--alerts-limit",
+      "--notify-min-severity",
+      "--lookback-minutes",
+      "--filters",
+      "--product",
+      "--log-level",
+      "--seed",
+      "--incidents",
+      "--live-interval",
+      "--help",
+    ];
+    for (const flag of flags) {
+      expect(help).toContain(flag);
+    }
+    for (const variable of [
+      "CORTEX_API_URL",
+      "CORTEX_API_KEY",
+      "CORTEX_API_KEY_ID",
+      "CORTEX_AUTH_TYPE",
+      "AWS_ENDPOINT_URL",
+    ]) {
+      expect(help).toContain(variable);
+    }
+    expect(parseRunnerOptions(["--help"], {}).help).toBe(true);
+  });
+});

@@ -1,0 +1,93 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  buildSummary,
+  formatSummary,
+  type SummaryInput,
+  writeSummaryJson,
+} from "../../local/runner/summary.ts";
+
+const clean: SummaryInput = {
+  counts: {
+    polled: 12,
+    enqueued: 12,
+    enriched: 12,
+    archived: 12,
+    notified: 4,
+    dead_lettered: 0,
+    failed_attempts: 1,
+    api_calls: 14,
+    throttled: 1,
+    poll_runs: 1,
+    left_in_queue: 0,
+  },
+  archiveDir: "/tmp/incident-archive",
+  durationMs: 73_456.4,
+  accessProblem: undefined,
+  failure: undefined,
+};
+
+describe("run summary", () => {
+  it("exits 0 with no problem when nothing ended in the DLQ", () => {
+    const summary = buildSummary(clean);
+    expect(summary).toMatchObject({ ...clean.counts, exit_code: 0, problem: null, duration_ms: 73_456 });
+  });
+
+  it("exits 1 and says what to do when messages ended in the dead-letter queue", () => {
+    const summary = buildSummary({ ...clean, counts: { ...clean.counts, dead_lettered: 2 } });
+    expect(summary.exit_code).toBe(1);
+    expect(summary.problem).toContain("2 message(s) ended in the dead-letter queue");
+    expect(summary.problem).toContain("--log-level INFO");
+  });
+
+  it("exits 2 when a credential was rejected, even if other things also went wrong", () => {
+    const summary = buildSummary({
+      ...clean,
+      counts: { ...clean.counts, dead_lettered: 1 },
+      accessProblem: "Cortex API rejected the API key (401).",
+      failure: "poller failed",
+    });
+    expect(summary.exit_code).toBe(2);
+    expect(summary.problem).toBe("Cortex API rejected the API key (401).");
+  });
+
+  it("exits 1 with the failure's own words when the run could not finish", () => {
+    const summary = buildSummary({ ...clean, failure: "The poller failed 3 times in a row." });
+    expect(summary).toMatchObject({ exit_code: 1, problem: "The poller failed 3 times in a row." });
+  });
+
+  it("prints every count a user checks, and the problem last", () => {
+    const text = formatSummary(buildSummary({ ...clean, counts: { ...clean.counts, dead_lettered: 3 } }));
+    expect(text).toContain("Summary (73.5 s)");
+    expect(text).toContain("polled 12, enqueued 12, enriched 12, archived 12, notified 4");
+    expect(text).toContain("dead-lettered 3, failed attempts 1, left in queue 0");
+    expect(text).toContain("Cortex API calls 14 (throttled 1)");
+    expect(text).toContain("archive copy: /tmp/incident-archive");
+    expect(text.trimEnd().split("\n").at(-1)).toMatch(/^Problem: 3 message/);
+  });
+
+  it("writes the JSON with at least the counts the issue names, creating the folder", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "summary-"));
+    try {
+      const file = path.join(dir, "nested", "summary.json");
+      await writeSummaryJson(file, buildSummary(clean));
+      const json = JSON.parse(await readFile(file, "utf8"));
+      for (const key of [
+        "polled",
+        "enqueued",
+        "archived",
+        "notified",
+        "dead_lettered",
+        "api_calls",
+        "throttled",
+      ]) {
+        expect(json[key]).toBe(clean.counts[key as keyof typeof clean.counts]);
+      }
+      expect(json.exit_code).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
