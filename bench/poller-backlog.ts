@@ -37,6 +37,7 @@ export async function benchPollerBacklog(): Promise<PollerBacklogResult> {
       getRemainingTimeInMillis: () => deadline - Date.now(),
     });
     const elapsedMs = performance.now() - started;
+    const pages = harness.emulator.control.stats().endpoints.get_incidents.calls;
     // A run that finds nothing new: the fixed cost of every scheduled run (cursor read, one page).
     const idleStarted = performance.now();
     const idle = await poll({
@@ -48,7 +49,6 @@ export async function benchPollerBacklog(): Promise<PollerBacklogResult> {
     const sqs = harness.calls.poller.sqs;
     const sends = sqs.count("SendMessageBatchCommand");
     const allSqs = sqs.total();
-    const pages = harness.emulator.control.stats().endpoints.get_incidents.calls;
     const perIncident = sends / report.messagesSent;
     return {
       pollerMsPerVersion: elapsedMs / report.messagesSent,

@@ -50,6 +50,7 @@ const cost = costPerMillionVersions({
 });
 cost.notes = [
   `Inputs: enricher time per version from benchmark 1 (the 30x run's wall time per version x 30: pacing waits scale with the budget, the work itself is a few ms), invocations, SQS and S3 requests, archive size and share notified from benchmark 1; poller time per version from benchmark 4 (an idle run's time / ${VERSIONS_PER_POLL_RUN} + the time per version of the backlog run); memory sizes from the synthesized stack; one poll run per ${VERSIONS_PER_POLL_RUN} versions (a poll a minute at the budget's ceiling).`,
+  "Almost all of the compute is the enricher waiting for its next API slot: Lambda bills that wait at the function's memory size, so the enricher's memory (or moving the wait out of Lambda, e.g. into SQS visibility delays) is the lever on cost.",
   ...(cost.notes ?? []),
   `Cold starts (benchmark 3: at most ${Math.max(...Object.values(coldStart.importMs)).toFixed(0)} ms of module import each) are billed as init time too; a container serves many batches, so they add little per version and are left out.`,
 ];
