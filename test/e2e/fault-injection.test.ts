@@ -36,9 +36,8 @@ class SimulatedInvocationKill extends Error {
   }
 }
 
+/** What the injectors did, so the test can check each fault really happened. */
 const faultLog = { cursorCrashes: 0, duplicatesSent: 0, kills: 0, tenantChanges: 0 };
-/** Figures the run reports at the end (test output), beside what it asserts. */
-const run = { mislabelled: 0 };
 
 /** Fails the poller's cursor PutObject on the given save numbers (1-based), before it reaches S3. */
 function crashOnCursorSaves(s3: S3Client, saves: ReadonlySet<number>): void {
@@ -236,6 +235,9 @@ afterAll(async () => {
   await harness?.close();
 });
 
+const keyedByAnotherVersion = (object: ArchivedObject) =>
+  object.keyModificationTime !== object.contentModificationTime;
+
 const isArchived = (incidentId: string, modificationTime: number | undefined) =>
   modificationTime !== undefined && (archivedTimes.get(incidentId)?.has(modificationTime) ?? false);
 
@@ -288,14 +290,13 @@ describe("the pipeline under every fault at once", () => {
     const real = new Set(versions.map((v) => `${v.incident_id}/${v.modification_time}`));
     const invented = archive.filter((o) => !real.has(`${o.incidentId}/${o.contentModificationTime}`));
     expect(invented).toEqual([]);
-    const mislabelled = archive.filter((o) => o.keyModificationTime !== o.contentModificationTime);
+    const mislabelled = archive.filter(keyedByAnotherVersion);
     // Known gap, reported: when a reply breaks the schema so badly that its incident cannot be read
     // (incident_id missing), the enricher keys the object by the queued version's time instead, which is
     // never later than the version it holds; the next message for that incident archives it correctly.
     expect(mislabelled.filter((o) => o.schemaValid).map((o) => o.key)).toEqual([]);
     const keyedEarlier = mislabelled.filter((o) => o.keyModificationTime < (o.contentModificationTime ?? 0));
     expect(keyedEarlier).toEqual(mislabelled);
-    run.mislabelled = mislabelled.length;
   });
 
   it("queues every version that stayed current through a whole poll run", () => {
@@ -346,7 +347,7 @@ describe("the pipeline under every fault at once", () => {
       messagesQueued: harness.enqueued.length + faultLog.duplicatesSent,
       notifications: notifications.length,
       duplicateNotifications: duplicates,
-      keyedByQueuedVersion: run.mislabelled,
+      keyedByQueuedVersion: archive.filter(keyedByAnotherVersion).length,
     };
     console.info(`fault-injection run: ${JSON.stringify(report)}`);
     // At-least-once delivery means a duplicate is possible (two instances handling the same incident at once,
