@@ -2,6 +2,8 @@
 // `cdk synth` with the field's path and what is allowed instead of failing later in AWS.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { CortexApiError } from "../functions/shared/cortex/errors.ts";
+import { parseIncidentFilters } from "../functions/shared/cortex/request.ts";
 
 const secretArn = z
   .string()
@@ -41,73 +43,94 @@ const scheduleExpression = z
     'must be an EventBridge schedule such as "rate(1 minute)", "rate(5 minutes)" or "cron(0/2 * * * ? *)"',
   );
 
-export const pipelineConfigSchema = z.strictObject({
-  /** CloudFormation stack name. */
-  stackName: z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, "must start with a letter and contain only letters, digits and -")
-    .default("CortexIncidentExport"),
-  /** The tenant's API base URL, e.g. https://api-acme.xdr.eu.paloaltonetworks.com */
-  cortexApiUrl: z.url({
-    protocol: /^https$/,
-    message: "must be an https:// URL such as https://api-acme.xdr.eu.paloaltonetworks.com",
-  }),
-  product: z.enum(["xdr", "xpanse"]).default("xdr"),
-  /** An existing secret holding {"apiKey","apiKeyId","authType"}; omitted: the stack creates one to fill. */
-  secretArn: secretArn.optional(),
-  schedule: scheduleExpression.default("rate(1 minute)"),
-  firstRunLookbackMinutes: z.number().int().positive().max(525_600).default(1440),
-  incidentFilters: z.array(incidentFilter).default([]),
-  alertsLimit: z.number().int().min(1).max(1000).default(1000),
-  apiBudgetPerMinute: z.number().int().min(1).max(600).default(10),
-  enricher: z
-    .strictObject({
-      /** SQS event source maximum concurrency; AWS allows 2..1000. */
-      maxConcurrency: z.number().int().min(2).max(1000).default(2),
-      /** Messages per enricher invocation; up to 10 needs no batching window. */
-      batchSize: z.number().int().min(1).max(10).default(5),
-    })
-    .prefault({}),
-  notifyMinSeverity: z.enum(["low", "medium", "high", "critical"]).default("high"),
-  notificationEmails: z.array(z.email()).default([]),
-  notificationSmsNumbers: z
-    .array(z.string().regex(/^\+[1-9]\d{1,14}$/, "must be an E.164 phone number such as +14155550100"))
-    .default([]),
-  /** Who receives the operations alarms (DLQ, lag, errors, throttles). */
-  operationsEmails: z.array(z.email()).default([]),
-  archive: z
-    .strictObject({
-      storageClass: z.enum(["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]).default("GLACIER_IR"),
-      transitionAfterDays: z.number().int().min(1).default(90),
-      expireAfterDays: z.number().int().positive().optional(),
-    })
-    .prefault({})
-    .refine(
-      (archive) =>
-        archive.expireAfterDays === undefined || archive.expireAfterDays > archive.transitionAfterDays,
-      {
-        message: "expireAfterDays must be greater than transitionAfterDays",
-        path: ["expireAfterDays"],
-      },
-    ),
-  logRetentionDays: z
-    .number()
-    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
-      message: `must be one of ${LOG_RETENTION_DAYS.join(", ")}`,
-    })
-    .default(30),
-  /** Customer-managed KMS key for the incident topic; omitted: the topic is not KMS-encrypted. */
-  incidentTopicKmsKeyArn: kmsKeyArn.optional(),
-  dlqMaxReceiveCount: z.number().int().min(5).max(1000).default(10),
-  alarms: z
-    .strictObject({
-      /** Cursor lag (seconds behind the tenant) above which the operations topic is told. */
-      cursorLagSeconds: z.number().int().positive().default(1800),
-      /** Age of the oldest queued message above which the operations topic is told. */
-      oldestMessageAgeSeconds: z.number().int().positive().default(3600),
-    })
-    .prefault({}),
-});
+export const pipelineConfigSchema = z
+  .strictObject({
+    /** CloudFormation stack name. */
+    stackName: z
+      .string()
+      .regex(
+        /^[A-Za-z][A-Za-z0-9-]{0,127}$/,
+        "must start with a letter and contain only letters, digits and -",
+      )
+      .default("CortexIncidentExport"),
+    /** The tenant's API base URL, e.g. https://api-acme.xdr.eu.paloaltonetworks.com */
+    cortexApiUrl: z.url({
+      protocol: /^https$/,
+      message: "must be an https:// URL such as https://api-acme.xdr.eu.paloaltonetworks.com",
+    }),
+    product: z.enum(["xdr", "xpanse"]).default("xdr"),
+    /** An existing secret holding {"apiKey","apiKeyId","authType"}; omitted: the stack creates one to fill. */
+    secretArn: secretArn.optional(),
+    schedule: scheduleExpression.default("rate(1 minute)"),
+    firstRunLookbackMinutes: z.number().int().positive().max(525_600).default(1440),
+    incidentFilters: z.array(incidentFilter).default([]),
+    alertsLimit: z.number().int().min(1).max(1000).default(1000),
+    apiBudgetPerMinute: z.number().int().min(1).max(600).default(10),
+    enricher: z
+      .strictObject({
+        /** SQS event source maximum concurrency; AWS allows 2..1000. */
+        maxConcurrency: z.number().int().min(2).max(1000).default(2),
+        /** Messages per enricher invocation; up to 10 needs no batching window. */
+        batchSize: z.number().int().min(1).max(10).default(5),
+      })
+      .prefault({}),
+    notifyMinSeverity: z.enum(["low", "medium", "high", "critical"]).default("high"),
+    notificationEmails: z.array(z.email()).default([]),
+    notificationSmsNumbers: z
+      .array(z.string().regex(/^\+[1-9]\d{1,14}$/, "must be an E.164 phone number such as +14155550100"))
+      .default([]),
+    /** Who receives the operations alarms (DLQ, lag, errors, throttles). */
+    operationsEmails: z.array(z.email()).default([]),
+    archive: z
+      .strictObject({
+        storageClass: z.enum(["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]).default("GLACIER_IR"),
+        transitionAfterDays: z.number().int().min(1).default(90),
+        expireAfterDays: z.number().int().positive().optional(),
+      })
+      .prefault({})
+      .refine(
+        (archive) =>
+          archive.expireAfterDays === undefined || archive.expireAfterDays > archive.transitionAfterDays,
+        {
+          message: "expireAfterDays must be greater than transitionAfterDays",
+          path: ["expireAfterDays"],
+        },
+      ),
+    logRetentionDays: z
+      .number()
+      .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+        message: `must be one of ${LOG_RETENTION_DAYS.join(", ")}`,
+      })
+      .default(30),
+    /** Customer-managed KMS key for the incident topic; omitted: the topic is not KMS-encrypted. */
+    incidentTopicKmsKeyArn: kmsKeyArn.optional(),
+    dlqMaxReceiveCount: z.number().int().min(5).max(1000).default(10),
+    alarms: z
+      .strictObject({
+        /** Cursor lag (seconds behind the tenant) above which the operations topic is told. */
+        cursorLagSeconds: z.number().int().positive().default(1800),
+        /** Age of the oldest queued message above which the operations topic is told. */
+        oldestMessageAgeSeconds: z.number().int().positive().default(3600),
+      })
+      .prefault({}),
+  })
+  // The same field/operator rules the Cortex client enforces at run time, so a filter the API would
+  // reject (status with "in", an Xpanse-only field on XDR) fails the synth instead of every poll.
+  .superRefine((config, context) => {
+    config.incidentFilters.forEach((filter, index) => {
+      try {
+        parseIncidentFilters([filter], config.product);
+      } catch (error) {
+        if (!(error instanceof CortexApiError)) throw error;
+        context.addIssue({
+          code: "custom",
+          path: ["incidentFilters", index],
+          message: error.message,
+          input: filter,
+        });
+      }
+    });
+  });
 
 /** What a user writes (defaults may be left out). */
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;

@@ -1,6 +1,8 @@
 // The poller's configuration, read once at cold start from the environment the stack sets.
 import { z } from "zod";
 import type { CortexProduct, IncidentFilterInput } from "../shared/cortex/api.ts";
+import { CortexApiError } from "../shared/cortex/errors.ts";
+import { parseIncidentFilters } from "../shared/cortex/request.ts";
 import { pollerEnvironmentSchema } from "../shared/lambda-environment.ts";
 
 export interface PollerConfig {
@@ -35,7 +37,7 @@ export function readPollerConfig(env: Record<string, string | undefined>): Polle
     filtersJson = JSON.parse(parsed.data.INCIDENT_FILTERS);
   } catch {
     throw new PollerConfigError(
-      'INCIDENT_FILTERS is not JSON; expected an array such as [{"field":"status","operator":"in","value":["new"]}].',
+      'INCIDENT_FILTERS is not JSON; expected an array such as [{"field":"status","operator":"eq","value":"new"}].',
     );
   }
   const filters = filtersSchema.safeParse(filtersJson);
@@ -44,12 +46,20 @@ export function readPollerConfig(env: Record<string, string | undefined>): Polle
       `INCIDENT_FILTERS must be an array of {field, operator, value}:\n${z.prettifyError(filters.error)}`,
     );
   }
+  const product = parsed.data.CORTEX_PRODUCT;
+  try {
+    // The client would reject them on every run; say so once, at cold start, naming the variable.
+    parseIncidentFilters(filters.data, product);
+  } catch (error) {
+    if (error instanceof CortexApiError) throw new PollerConfigError(`INCIDENT_FILTERS: ${error.message}`);
+    throw error;
+  }
   return {
     bucket: parsed.data.ARCHIVE_BUCKET,
     queueUrl: parsed.data.INCIDENT_QUEUE_URL,
     secretArn: parsed.data.CORTEX_SECRET_ARN,
     apiUrl: parsed.data.CORTEX_API_URL,
-    product: parsed.data.CORTEX_PRODUCT,
+    product,
     filters: filters.data.map((f) => ({ field: f.field, operator: f.operator, value: f.value })),
     firstRunLookbackMs: parsed.data.FIRST_RUN_LOOKBACK_MINUTES * 60_000,
   };

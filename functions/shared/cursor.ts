@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import type { IncidentCursor } from "./cortex/api.ts";
+import { isMissingObject, isWriteConflict } from "./s3-errors.ts";
 
 export const CURSOR_KEY = "state/cursor.json";
 export const CURSOR_FORMAT_VERSION = 1;
@@ -109,7 +110,7 @@ export class IncidentCursorStore {
     try {
       response = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#key }));
     } catch (error) {
-      if (isNotFound(error)) return undefined;
+      if (isMissingObject(error)) return undefined;
       throw error;
     }
     const text = (await response.Body?.transformToString()) ?? "";
@@ -157,7 +158,7 @@ export class IncidentCursorStore {
         );
         return { cursor: target, outcome: "written" };
       } catch (error) {
-        if (!isPreconditionFailure(error)) throw error;
+        if (!isWriteConflict(error)) throw error;
         // Another run wrote in between: re-read and decide again.
       }
     }
@@ -189,24 +190,4 @@ export class IncidentCursorStore {
     }
     return { modificationTime: parsed.data.modificationTime, idsAtCursor: parsed.data.idsAtCursor };
   }
-}
-
-function httpStatus(error: unknown): number | undefined {
-  if (typeof error !== "object" || error === null) return undefined;
-  const metadata = (error as { $metadata?: { httpStatusCode?: number } }).$metadata;
-  return metadata?.httpStatusCode;
-}
-
-function isNotFound(error: unknown): boolean {
-  const name = (error as { name?: string } | null)?.name;
-  return name === "NoSuchKey" || name === "NotFound" || httpStatus(error) === 404;
-}
-
-/** 412 PreconditionFailed; 409 ConditionalRequestConflict is S3's answer to a concurrent conditional write. */
-function isPreconditionFailure(error: unknown): boolean {
-  const name = (error as { name?: string } | null)?.name;
-  const status = httpStatus(error);
-  return (
-    name === "PreconditionFailed" || name === "ConditionalRequestConflict" || status === 412 || status === 409
-  );
 }

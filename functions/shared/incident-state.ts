@@ -6,6 +6,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { keySegment } from "./archive.ts";
+import { isMissingObject, isWriteConflict } from "./s3-errors.ts";
 
 export const INCIDENT_STATE_PREFIX = "state/incidents/";
 
@@ -52,25 +53,6 @@ export class IncidentStateError extends Error {
 
 export function incidentStateKey(incidentId: string): string {
   return `${INCIDENT_STATE_PREFIX}${keySegment(incidentId)}.json`;
-}
-
-function httpStatusOf(error: unknown): number | undefined {
-  const metadata = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata;
-  return metadata?.httpStatusCode;
-}
-
-function isMissingObject(error: unknown): boolean {
-  const name = (error as { name?: string } | undefined)?.name;
-  return name === "NoSuchKey" || name === "NotFound" || httpStatusOf(error) === 404;
-}
-
-/** 412: the ETag changed since we read it; 409: a concurrent conditional write won the race. */
-function isWriteConflict(error: unknown): boolean {
-  const name = (error as { name?: string } | undefined)?.name;
-  const status = httpStatusOf(error);
-  return (
-    name === "PreconditionFailed" || name === "ConditionalRequestConflict" || status === 412 || status === 409
-  );
 }
 
 export async function readIncidentState(

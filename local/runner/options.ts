@@ -6,6 +6,8 @@ import type {
   CortexProduct,
   IncidentFilterInput,
 } from "../../functions/shared/cortex/api.ts";
+import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
+import { parseIncidentFilters } from "../../functions/shared/cortex/request.ts";
 import { ENRICHER_TIMEOUT_MARGIN_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS } from "../../lib/config.ts";
 
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "SILENT"] as const;
@@ -151,7 +153,7 @@ export function parseRunnerOptions(
     );
   }
   const values = flags.data;
-  const filters = parseFilters(values.filters);
+  const filters = parseFilters(values.filters, values.product);
   const incidentsGiven =
     parsed.values.incidents !== undefined ||
     parsed.values.seed !== undefined ||
@@ -263,17 +265,24 @@ function optionalUrl(env: Readonly<Record<string, string | undefined>>, name: st
   return url.data.replace(/\/+$/, "");
 }
 
-function parseFilters(text: string): IncidentFilterInput[] {
+function parseFilters(text: string, product: CortexProduct): IncidentFilterInput[] {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     throw new RunnerOptionsError(
-      `--filters must be a JSON array like [{"field":"status","operator":"in","value":["new"]}], not ${text}.`,
+      `--filters must be a JSON array like [{"field":"status","operator":"eq","value":"new"}], not ${text}.`,
     );
   }
   const filters = filterSchema.safeParse(json);
   if (!filters.success) throw new RunnerOptionsError(`--filters: ${formatIssues(filters.error)}.`);
+  try {
+    // The client's own field/operator rules, so a filter the API would reject stops the start, not every poll.
+    parseIncidentFilters(filters.data, product);
+  } catch (error) {
+    if (error instanceof CortexApiError) throw new RunnerOptionsError(`--filters: ${error.message}.`);
+    throw error;
+  }
   return filters.data;
 }
 
@@ -310,7 +319,7 @@ Flags
   --alerts-limit N          alerts fetched per incident, 1-1000 (default ${DEFAULTS.alertsLimit})
   --notify-min-severity S   low | medium | high | critical (default ${DEFAULTS.notifyMinSeverity})
   --lookback-minutes N      first poll reaches back this far (default ${DEFAULTS.lookbackMinutes})
-  --filters JSON            extra get_incidents filters, e.g. '[{"field":"status","operator":"in","value":["new"]}]'
+  --filters JSON            extra get_incidents filters, e.g. '[{"field":"status","operator":"eq","value":"new"}]'
   --product xdr|xpanse      API flavour (default ${DEFAULTS.product})
   --log-level LEVEL         DEBUG | INFO | WARN | ERROR | SILENT for the Lambda code's JSON logs
                             (default ${DEFAULTS.logLevel})

@@ -11,6 +11,7 @@ import { type LocalResources, type QueueDepth, queueDepth } from "./aws-resource
 import {
   type InvocationReport,
   type LocalLambdaContext,
+  pause,
   type SqsBatchHandler,
   SqsEventSource,
 } from "./event-source.ts";
@@ -375,17 +376,4 @@ function withPeriod(text: string): string {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted || ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

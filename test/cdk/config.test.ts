@@ -127,6 +127,18 @@ describe("invalid configuration names the field and what is allowed", () => {
       /"in"\|"contains"/,
     ],
     [
+      "an operator the API does not allow on that field",
+      { incidentFilters: [{ field: "status", operator: "in", value: ["new"] }] },
+      "incidentFilters[0]",
+      /operator "in" is not allowed on "status"; allowed: eq, neq/,
+    ],
+    [
+      "an Xpanse-only filter on an XDR tenant",
+      { incidentFilters: [{ field: "integration_source", operator: "in", value: ["AWS"] }] },
+      "incidentFilters[0]",
+      /Cortex Xpanse only/,
+    ],
+    [
       "a malformed topic KMS key ARN",
       { incidentTopicKmsKeyArn: "alias/aws/sns" },
       "incidentTopicKmsKeyArn",

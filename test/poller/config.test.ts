@@ -25,10 +25,10 @@ describe("poller configuration", () => {
   it("parses extra filters and the look-back in minutes", () => {
     const config = readPollerConfig({
       ...env,
-      INCIDENT_FILTERS: '[{"field":"status","operator":"in","value":["new"]}]',
+      INCIDENT_FILTERS: '[{"field":"status","operator":"eq","value":"new"}]',
       FIRST_RUN_LOOKBACK_MINUTES: "30",
     });
-    expect(config.filters).toEqual([{ field: "status", operator: "in", value: ["new"] }]);
+    expect(config.filters).toEqual([{ field: "status", operator: "eq", value: "new" }]);
     expect(config.firstRunLookbackMs).toBe(30 * 60_000);
   });
 
@@ -36,6 +36,9 @@ describe("poller configuration", () => {
     const { ARCHIVE_BUCKET: _, ...withoutBucket } = env;
     expect(() => readPollerConfig(withoutBucket)).toThrow(PollerConfigError);
     expect(() => readPollerConfig(withoutBucket)).toThrow(/ARCHIVE_BUCKET/);
+    expect(() =>
+      readPollerConfig({ ...env, INCIDENT_FILTERS: '[{"field":"status","operator":"in","value":["new"]}]' }),
+    ).toThrow(/INCIDENT_FILTERS: .*operator "in" is not allowed on "status"/);
     expect(() => readPollerConfig({ ...env, INCIDENT_FILTERS: "status=new" })).toThrow(
       /INCIDENT_FILTERS is not JSON/,
     );

@@ -72,7 +72,7 @@ describe("parseRunnerOptions", () => {
         "--lookback-minutes",
         "60",
         "--filters",
-        '[{"field":"status","operator":"in","value":["new"]}]',
+        '[{"field":"status","operator":"eq","value":"new"}]',
         "--product",
         "xpanse",
         "--log-level",
@@ -100,7 +100,7 @@ describe("parseRunnerOptions", () => {
       alertsLimit: 50,
       notifyMinSeverity: "critical",
       lookbackMinutes: 60,
-      filters: [{ field: "status", operator: "in", value: ["new"] }],
+      filters: [{ field: "status", operator: "eq", value: "new" }],
       product: "xpanse",
       logLevel: "DEBUG",
       cortex: { kind: "emulator", seed: 7, incidents: 3 },
@@ -150,6 +150,12 @@ describe("parseRunnerOptions", () => {
     expect(parseError(["--log-level", "loud"]).message).toContain("--log-level");
     expect(parseError(["--filters", "{not json"]).message).toContain("--filters must be a JSON array");
     expect(parseError(["--filters", '[{"field":"status"}]']).message).toContain("--filters");
+    expect(
+      parseError(["--filters", '[{"field":"status","operator":"in","value":["new"]}]']).message,
+    ).toContain('--filters: Invalid get_incidents request: operator "in" is not allowed on "status"');
+    expect(
+      parseError(["--filters", '[{"field":"integration_source","operator":"in","value":["AWS"]}]']).message,
+    ).toContain("Cortex Xpanse only");
     expect(parseError(["--batch-size", "10", "--budget-per-minute", "1"]).message).toContain(
       "more than Lambda's 900 s",
     );
