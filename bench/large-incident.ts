@@ -26,30 +26,34 @@ const PROBE = fileURLToPath(new URL("./archive-memory-probe.ts", import.meta.url
 const execFileAsync = promisify(execFile);
 
 interface ProbeReading {
-  maxRssKiB: number;
-  heapHeld: number;
+  rssBefore: number;
+  rssRise: number;
+  heapRise: number;
 }
 
-/** Peak RSS and held heap of fresh processes that archive the reply once, and of ones that only read it. */
+/** How far RSS and the heap rise while a fresh process archives the reply once (median of a few processes). */
 async function measureMemory(text: string, endpointUrl: string, bucket: string) {
   const dir = await mkdtemp(path.join(tmpdir(), "bench-reply-"));
   try {
     const file = path.join(dir, "reply.json");
     await writeFile(file, text);
-    // Async on purpose: the child uploads to the endpoint this process serves.
-    const probe = async (mode: "baseline" | "archive"): Promise<ProbeReading> => {
-      const { stdout } = await execFileAsync(process.execPath, [PROBE, mode, file, endpointUrl, bucket]);
-      return JSON.parse(stdout) as ProbeReading;
-    };
-    const baseline: ProbeReading[] = [];
-    const archive: ProbeReading[] = [];
+    const readings: ProbeReading[] = [];
     for (let i = 0; i < PROBE_RUNS; i++) {
-      baseline.push(await probe("baseline"));
-      archive.push(await probe("archive"));
+      // Async on purpose: the child uploads to the endpoint this process serves.
+      const { stdout } = await execFileAsync(process.execPath, [
+        "--expose-gc",
+        PROBE,
+        file,
+        endpointUrl,
+        bucket,
+      ]);
+      readings.push(JSON.parse(stdout) as ProbeReading);
     }
-    const baselineRss = median(baseline.map((r) => r.maxRssKiB)) * 1024;
-    const archiveRss = median(archive.map((r) => r.maxRssKiB)) * 1024;
-    return { baselineRss, archiveRss, heapHeld: median(archive.map((r) => r.heapHeld)) };
+    return {
+      rssBefore: median(readings.map((r) => r.rssBefore)),
+      rssRise: median(readings.map((r) => r.rssRise)),
+      heapRise: median(readings.map((r) => r.heapRise)),
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -139,13 +143,13 @@ export async function benchLargeIncident(): Promise<BenchTable> {
         ["archive: parse + validate + gzip + upload", `${archiveMs.toFixed(1)} ms`, rangeOf(archiveTimes)],
         ["ratio archive / floor", (archiveMs / floorMs).toFixed(2), ""],
         [
-          "peak memory of one archive step",
-          `+${((memory.archiveRss - memory.baselineRss) / MiB).toFixed(0)} MiB RSS (${(memory.archiveRss / MiB).toFixed(0)} MiB peak)`,
-          `heap +${(memory.heapHeld / MiB).toFixed(1)} MiB with the parsed reply still held`,
+          "memory while archiving",
+          `RSS +${(memory.rssRise / MiB).toFixed(0)} MiB (from ${(memory.rssBefore / MiB).toFixed(0)} MiB)`,
+          `heap +${(memory.heapRise / MiB).toFixed(1)} MiB`,
         ],
       ],
       notes: [
-        `Memory: fresh Node processes (median of ${PROBE_RUNS}) that load the same modules and read the reply; one archives it once, the other does not. The RSS figure is the difference of their peak RSS; the heap figure is measured while the parsed reply is still referenced.`,
+        `Memory: fresh Node processes (median of ${PROBE_RUNS}) load the modules and the reply text, collect garbage, then archive once; the figures are the peak rise of RSS and of the heap over the level just before the step (sampled every millisecond and after each stage).`,
       ],
     };
   } finally {
