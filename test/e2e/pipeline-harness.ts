@@ -207,6 +207,8 @@ export class PipelineHarness {
   readonly attempts: CortexAttemptEvent[] = [];
   readonly enqueued: EnqueuedVersion[] = [];
   readonly served: ServedVersion[] = [];
+  /** When the enricher called get_incident_extra_data (after its pacer let it), per incident. */
+  readonly extraDataCalls: { incidentId: string; at: number }[] = [];
   readonly polls: PollRecord[] = [];
   readonly view = new QuietView();
   readonly credentials: CortexCredentials;
@@ -377,6 +379,7 @@ export class PipelineHarness {
     const client = this.cortexClient();
     const extraData: ExtraDataSource = {
       getIncidentExtraData: async (incidentId, options) => {
+        this.extraDataCalls.push({ incidentId, at: Date.now() });
         const result: ExtraDataResult = await client.getIncidentExtraData(incidentId, options);
         const incident = result.reply.incident as Record<string, unknown> | undefined;
         const time = incident?.modification_time;
