@@ -246,7 +246,9 @@ export class IncidentExportPipeline extends Construct {
       serviceName: ENRICHER_SERVICE,
       environment: enricherEnvironment,
       timeout: enricherTimeout,
-      memorySize: 512,
+      // Archiving a 1,000-alert reply (4 MB of JSON) adds about 40 MB (BENCHMARKS.md, benchmark 2), and most
+      // of each invocation is spent waiting for its API slot, billed by memory: 256 MB is ample and half the cost.
+      memorySize: 256,
       logRetention,
       // No reserved concurrency: the event source's maxConcurrency limits it without throttling messages into the DLQ.
     });

@@ -17,7 +17,7 @@ const config: PipelineConfigInput = {
   secretArn,
   incidentTopicKmsKeyArn: keyArn,
   notificationSmsNumbers: ["+14155550100"],
-  incidentFilters: [{ field: "status", operator: "in", value: ["new", "under_investigation"] }],
+  incidentFilters: [{ field: "status", operator: "neq", value: "resolved" }],
   archive: { storageClass: "DEEP_ARCHIVE", transitionAfterDays: 30, expireAfterDays: 2555 },
   schedule: "rate(5 minutes)",
 };
