@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import type { BenchTable } from "./report.ts";
+import { BenchmarkError, type BenchTable, median } from "./report.ts";
 
 const IMPORT_RUNS = 15;
 
@@ -24,21 +24,26 @@ const LAMBDA_ENV: Record<string, string> = {
 interface FunctionBundle {
   logicalId: string;
   file: string;
+  memoryMb: number;
 }
 
 function synthBundles(outdir: string): FunctionBundle[] {
   execFileSync("node_modules/.bin/cdk", ["synth", "--quiet", "--output", outdir], { stdio: "pipe" });
   const templateFile = readdirSync(outdir).find((f) => f.endsWith(".template.json"));
-  if (!templateFile) throw new Error(`cdk synth wrote no template into ${outdir}`);
+  if (!templateFile) throw new BenchmarkError(`cdk synth wrote no template into ${outdir}`);
   const template = JSON.parse(readFileSync(join(outdir, templateFile), "utf8")) as {
-    Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
+    Resources: Record<
+      string,
+      { Type: string; Metadata?: Record<string, string>; Properties?: { MemorySize?: number } }
+    >;
   };
   return Object.entries(template.Resources)
     .filter(([, r]) => r.Type === "AWS::Lambda::Function" && r.Metadata?.["aws:asset:path"])
     .map(([logicalId, r]) => {
       const dir = join(outdir, r.Metadata?.["aws:asset:path"] ?? "");
       const entry = readdirSync(dir).find((f) => /^index\.(mjs|js)$/.test(f));
-      return { logicalId, file: join(dir, entry ?? "index.mjs") };
+      // Lambda's default is 128 MB when a function does not set it.
+      return { logicalId, file: join(dir, entry ?? "index.mjs"), memoryMb: r.Properties?.MemorySize ?? 128 };
     })
     .filter((b) => statSync(b.file, { throwIfNoEntry: false }) !== undefined);
 }
@@ -49,20 +54,16 @@ function importMillis(file: string): number {
     env: { ...process.env, ...LAMBDA_ENV },
     encoding: "utf8",
   });
-  if (run.status !== 0) throw new Error(`importing ${file} failed: ${run.stderr}`);
+  if (run.status !== 0) throw new BenchmarkError(`importing ${file} failed: ${run.stderr}`);
   return Number(run.stdout);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 export interface ColdStartResult {
   table: BenchTable;
   /** Median import time per function logical id, for the cost model. */
   importMs: Record<string, number>;
+  /** Configured memory per function logical id, for the cost model. */
+  memoryMb: Record<string, number>;
 }
 
 export function benchColdStart(): ColdStartResult {
@@ -70,14 +71,17 @@ export function benchColdStart(): ColdStartResult {
   try {
     const bundles = synthBundles(outdir);
     const importMs: Record<string, number> = {};
+    const memoryMb: Record<string, number> = {};
     const rows = bundles
       .filter((b) => !b.logicalId.startsWith("CustomResource") && !b.logicalId.includes("LogRetention"))
       .map((b) => {
         const bytes = readFileSync(b.file);
         const times = Array.from({ length: IMPORT_RUNS }, () => importMillis(b.file));
         importMs[b.logicalId] = median(times);
+        memoryMb[b.logicalId] = b.memoryMb;
         return [
           b.logicalId,
+          `${b.memoryMb} MB`,
           `${(bytes.length / 1024).toFixed(0)} KiB`,
           `${(gzipSync(bytes).length / 1024).toFixed(0)} KiB`,
           `${median(times).toFixed(0)} ms`,
@@ -86,10 +90,11 @@ export function benchColdStart(): ColdStartResult {
       });
     return {
       importMs,
+      memoryMb,
       table: {
         title: "3. Cold start: bundle size and import time",
         method: `Bundles exactly as \`cdk synth\` writes them (esbuild, ESM, minified as configured). Import time: median of ${IMPORT_RUNS} fresh \`node\` processes each importing the bundle once with placeholder environment values (handler wiring runs; no network call is made).`,
-        columns: ["function", "bundle", "gzipped", "median import", "range"],
+        columns: ["function", "memory", "bundle", "gzipped", "median import", "range"],
         rows,
       },
     };

@@ -55,7 +55,7 @@ export function costPerMillionVersions(m: MeasuredCostInputs): BenchTable {
   const rows: (string | number)[][] = [
     [
       "Lambda compute (ARM)",
-      `(${m.enricherMsPerVersion.toFixed(0)} ms x ${m.enricherMemoryMb} MB + ${m.pollerMsPerVersion.toFixed(1)} ms x ${m.pollerMemoryMb} MB) x 1e6 x $${PRICES.lambdaArmPerGbSecond}/GB-s`,
+      `(${(m.enricherMsPerVersion / 1000).toFixed(2)} s x ${m.enricherMemoryMb / 1024} GB + ${(m.pollerMsPerVersion / 1000).toFixed(4)} s x ${m.pollerMemoryMb / 1024} GB) x 1e6 x $${PRICES.lambdaArmPerGbSecond}/GB-s`,
       lambdaCompute,
     ],
     [

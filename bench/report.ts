@@ -11,6 +11,20 @@ export interface BenchTable {
   notes?: string[];
 }
 
+/** A benchmark could not measure what it set out to (its setup broke); the message says what. */
+export class BenchmarkError extends Error {
+  constructor(message: string) {
+    super(`Benchmark failed: ${message}`);
+    this.name = "BenchmarkError";
+  }
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
 export function machineDescription(): string {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   const memGiB = (totalmem() / 1024 ** 3).toFixed(0);
