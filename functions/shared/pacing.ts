@@ -76,6 +76,9 @@ export function createApiBudgetPacer(options: ApiBudgetPacerOptions): ApiBudgetP
       slotEndsAt = start + intervalMs;
       // Timers may fire a little early: never start before the slot does.
       while (now() < start) await sleep(start - now());
+      // ...or late, on a busy host: the slot is then counted from when the call really starts, so the next
+      // call keeps its full spacing from this one instead of following it too closely.
+      slotEndsAt = Math.max(slotEndsAt, now() + intervalMs);
       return true;
     },
     holdExtraSlots(count) {

@@ -44,6 +44,25 @@ describe("API budget pacer", () => {
     expect(current).toBeGreaterThanOrEqual(INTERVAL);
   });
 
+  it("keeps the full spacing after a call whose timer fired late", async () => {
+    let current = 0;
+    const late = {
+      now: () => current,
+      sleep: async (ms: number) => {
+        current += ms + 80; // a busy host wakes the timer 80 ms late
+      },
+    };
+    const pacer = createApiBudgetPacer({ budgetPerMinute: 10, maxConcurrency: 2, ...late });
+    const starts: number[] = [];
+    for (let call = 0; call < 4; call++) {
+      await pacer.acquireSlot(600_000);
+      starts.push(current);
+    }
+    const gaps = starts.slice(1).map((start, index) => start - (starts[index] ?? 0));
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(INTERVAL);
+    expect(pacer.slotEndsAt).toBe((starts.at(-1) ?? 0) + INTERVAL);
+  });
+
   it("does not wait when the previous slot is already over", async () => {
     const clock = fakeClock();
     const pacer = createApiBudgetPacer({ budgetPerMinute: 10, maxConcurrency: 2, ...clock });
