@@ -75,6 +75,8 @@ export function createPollerHandler(deps: PollerDependencies): PollerHandler {
     let incidentsSeen = 0;
     let messagesSent = 0;
     let stoppedEarly = false;
+    // True once the walk reached the tenant's newest incident: the archive is then behind only by this run.
+    let caughtUp = false;
 
     let stored: Awaited<ReturnType<IncidentCursorStore["load"]>>;
     try {
@@ -135,6 +137,7 @@ export function createPollerHandler(deps: PollerDependencies): PollerHandler {
         }
         // The client also ends its walk quietly when the deadline is near.
         if (!stoppedEarly && now() >= deadline) stoppedEarly = true;
+        caughtUp = !stoppedEarly;
       }
       if (stored === undefined && pagesRead === 0) {
         // First run and nothing found: pin the look-back start so the next run does not slide past it.
@@ -164,10 +167,13 @@ export function createPollerHandler(deps: PollerDependencies): PollerHandler {
       metrics.addMetric(PollerMetric.PagesRead, MetricUnit.Count, pagesRead);
       metrics.addMetric(PollerMetric.IncidentsSeen, MetricUnit.Count, incidentsSeen);
       metrics.addMetric(PollerMetric.MessagesSent, MetricUnit.Count, messagesSent);
+      // A quiet tenant leaves the cursor at its last change: that is not lag. Lag is the time since the
+      // archive was last known complete: this run's start if it caught up, else the cursor's position.
+      const completeThrough = caughtUp ? startedAt : cursorAfter.modificationTime;
       metrics.addMetric(
         PollerMetric.CursorLagSeconds,
         MetricUnit.Seconds,
-        Math.max(0, (endedAt - cursorAfter.modificationTime) / 1000),
+        Math.max(0, (endedAt - completeThrough) / 1000),
       );
       metrics.addMetric(PollerMetric.RunDurationMs, MetricUnit.Milliseconds, endedAt - startedAt);
       metrics.addMetric(PollerMetric.BacklogRemaining, MetricUnit.Count, stoppedEarly ? 1 : 0);

@@ -410,4 +410,19 @@ describe("poller", () => {
       BacklogRemaining: 1,
     });
   });
+
+  it("reports no lag for a quiet tenant whose last change is long past", async () => {
+    const s = await setup();
+    addBacklog(s.tenant, 3, T0);
+    await s.run(60_000);
+    s.clock.advance(6 * 3_600_000); // six quiet hours: nothing new in the tenant
+    await s.run(60_000);
+
+    const lastRun = s.published.at(-1) as Record<string, unknown>;
+    expect(lastRun.MessagesSent).toBe(0);
+    expect(lastRun.BacklogRemaining).toBe(0);
+    // Behind only by the run itself, not by the six hours since the tenant's last change.
+    expect(lastRun.CursorLagSeconds).toBe(Number(lastRun.RunDurationMs) / 1000);
+    expect(lastRun.CursorLagSeconds).toBeLessThan(60);
+  });
 });
