@@ -43,6 +43,14 @@ const scheduleExpression = z
     'must be an EventBridge schedule such as "rate(1 minute)", "rate(5 minutes)" or "cron(0/2 * * * ? *)"',
   );
 
+/** Minutes between runs of a rate() schedule; undefined for cron(), whose spacing can vary. */
+export function scheduleIntervalMinutes(schedule: string): number | undefined {
+  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(schedule);
+  if (!rate) return undefined;
+  const minutesPer: Record<string, number> = { minute: 1, hour: 60, day: 1440 };
+  return Number(rate[1]) * (minutesPer[(rate[2] ?? "minute").replace(/s$/, "")] ?? 1);
+}
+
 export const pipelineConfigSchema = z
   .strictObject({
     /** CloudFormation stack name. */

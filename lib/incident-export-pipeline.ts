@@ -34,6 +34,7 @@ import {
   type PipelineConfig,
   type PipelineConfigInput,
   parsePipelineConfig,
+  scheduleIntervalMinutes,
 } from "./config.ts";
 import { PipelineFunction } from "./pipeline-function.ts";
 
@@ -357,13 +358,18 @@ export class IncidentExportPipeline extends Construct {
     return alarm;
   }
 
-  private pipelineMetric(service: string, metricName: string, statistic: string): cloudwatch.Metric {
+  private pipelineMetric(
+    service: string,
+    metricName: string,
+    statistic: string,
+    period: Duration = Duration.minutes(5),
+  ): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName,
       dimensionsMap: { service },
       statistic,
-      period: Duration.minutes(5),
+      period,
     });
   }
 
@@ -431,7 +437,13 @@ export class IncidentExportPipeline extends Construct {
     this.alarm("CursorLagAlarm", {
       alarmDescription:
         "The archive is behind the tenant (or the poller reports nothing): check the poller's logs and the secret.",
-      metric: this.pipelineMetric(POLLER_SERVICE, PollerMetric.CursorLagSeconds, "Maximum"),
+      // Every period must hold a poll run, or missing data would read as breaching: at least the schedule's rate.
+      metric: this.pipelineMetric(
+        POLLER_SERVICE,
+        PollerMetric.CursorLagSeconds,
+        "Maximum",
+        Duration.minutes(Math.max(5, scheduleIntervalMinutes(config.schedule) ?? 5)),
+      ),
       threshold: config.alarms.cursorLagSeconds,
       comparisonOperator: gt,
       evaluationPeriods: 3,

@@ -12,6 +12,7 @@ import {
   PipelineConfigError,
   type PipelineConfigInput,
   parsePipelineConfig,
+  scheduleIntervalMinutes,
 } from "../../lib/config.ts";
 import { IncidentExportStack } from "../../lib/incident-export-stack.ts";
 import { PROJECT_ROOT } from "../../lib/pipeline-function.ts";
@@ -227,5 +228,15 @@ describe("synth with a bad configuration", () => {
     expect(() => loadPipelineConfigFile("/nonexistent/config.json")).toThrow(
       /Cannot read the configuration file \/nonexistent\/config\.json \(ENOENT\).*-c config=<path>/,
     );
+  });
+});
+
+describe("schedule interval", () => {
+  it("reads the minutes between runs of a rate() schedule, and none for cron()", () => {
+    expect(scheduleIntervalMinutes("rate(1 minute)")).toBe(1);
+    expect(scheduleIntervalMinutes("rate(30 minutes)")).toBe(30);
+    expect(scheduleIntervalMinutes("rate(2 hours)")).toBe(120);
+    expect(scheduleIntervalMinutes("rate(1 day)")).toBe(1440);
+    expect(scheduleIntervalMinutes("cron(0/2 * * * ? *)")).toBeUndefined();
   });
 });

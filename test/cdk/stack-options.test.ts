@@ -19,7 +19,7 @@ const config: PipelineConfigInput = {
   notificationSmsNumbers: ["+14155550100"],
   incidentFilters: [{ field: "status", operator: "neq", value: "resolved" }],
   archive: { storageClass: "DEEP_ARCHIVE", transitionAfterDays: 30, expireAfterDays: 2555 },
-  schedule: "rate(5 minutes)",
+  schedule: "rate(30 minutes)",
 };
 
 let stack: IncidentExportStack;
@@ -118,7 +118,15 @@ describe("other options", () => {
     expect(JSON.parse(poller?.Properties.Environment.Variables.INCIDENT_FILTERS)).toEqual(
       config.incidentFilters,
     );
-    template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(5 minutes)" });
+    template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(30 minutes)" });
+  });
+
+  it("gives the cursor-lag alarm a period that holds a poll run, so a slow schedule is not missing data", () => {
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "CursorLagSeconds",
+      Period: 1800,
+      TreatMissingData: "breaching",
+    });
   });
 
   it("still passes the AwsSolutions pack", () => {
