@@ -8,7 +8,12 @@ import type { SNSClient } from "@aws-sdk/client-sns";
 import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createEnricherHandler, type EnricherDependencies } from "../../functions/enricher/create-handler.ts";
-import { pendingRecord } from "../../functions/enricher/notification-claim.ts";
+import {
+  completeClaim,
+  pendingClaimOf,
+  pendingRecord,
+  planNotification,
+} from "../../functions/enricher/notification-claim.ts";
 import type { ExtraDataResult, IncidentSummary } from "../../functions/shared/cortex/api.ts";
 import { readIncidentState, updateIncidentState } from "../../functions/shared/incident-state.ts";
 import { EnricherMetric } from "../../functions/shared/metric-names.ts";
@@ -350,5 +355,79 @@ describe("notifying once per incident", () => {
       archived: { modification_time: 31_000 },
       notified: { severity: "critical", modification_time: 30_000 },
     });
+  });
+});
+
+describe("planNotification: deciding inside the claim write", () => {
+  const NOW = 1_000_000;
+  const incident = incidentFields("77", { severity: "critical" });
+  const request = {
+    digest: digestIncident(incident, versionMessage(incident)),
+    archive: { bucket: "archive", key: "incidents/2026/11/20/77/1.json.gz" },
+    modificationTime: 1,
+    threshold: "high" as const,
+    now: NOW,
+    claimId: "mine",
+    expiresAt: NOW + INVOCATION_MS,
+  };
+  const claimAt = (severity: string, expiresAt: number, previousSeverity?: string) =>
+    pendingRecord(
+      {
+        claimId: "theirs",
+        severity,
+        modificationTime: 0,
+        expiresAt,
+        previousSeverity,
+        digest: { ...request.digest, severity },
+        archive: { bucket: "archive", key: "theirs" },
+      },
+      NOW - 1,
+    );
+
+  it("claims nothing below the threshold or at a severity already notified", () => {
+    const medium = { ...request, digest: { ...request.digest, severity: "medium" } };
+    expect(planNotification(undefined, medium).plan).toEqual({ kind: "not_due" });
+    const done = { severity: "critical", modification_time: 0, notified_at: 0 };
+    expect(planNotification(done, request)).toEqual({ plan: { kind: "not_due" }, notified: done });
+  });
+
+  it("leaves a live claim at this severity or higher alone, and claims over a live lower one", () => {
+    const live = claimAt("critical", NOW + 1);
+    expect(planNotification(live, request)).toEqual({
+      plan: { kind: "claimed_elsewhere", severity: "critical", expiresAt: NOW + 1 },
+      notified: live,
+    });
+    const { plan, notified } = planNotification(claimAt("high", NOW + 1), request);
+    expect(plan).toMatchObject({ kind: "publish", takenOver: false, claim: { previousSeverity: "high" } });
+    expect(notified).toMatchObject({ pending: true, claim_id: "mine", severity: "critical" });
+  });
+
+  it("takes over an expired claim at this severity or higher, and supersedes an expired lower one", () => {
+    const { plan } = planNotification(claimAt("critical", NOW, "high"), request);
+    expect(plan).toMatchObject({
+      kind: "publish",
+      takenOver: true,
+      claim: { claimId: "mine", expiresAt: NOW + INVOCATION_MS, previousSeverity: "high" },
+    });
+    expect(plan.kind === "publish" && plan.claim.archive.key).toBe("theirs");
+    // The expired high claim was never heard: the critical one reads as reaching critical from nothing.
+    const superseded = planNotification(claimAt("high", NOW), request).plan;
+    expect(superseded).toMatchObject({
+      kind: "publish",
+      takenOver: false,
+      claim: { previousSeverity: undefined },
+    });
+  });
+
+  it("marks only its own claim done", () => {
+    const claim = pendingClaimOf(claimAt("critical", NOW));
+    if (claim === undefined) throw new Error("the claim did not read back");
+    expect(completeClaim(claimAt("critical", NOW), claim, NOW + 5)).toEqual({
+      severity: "critical",
+      modification_time: 0,
+      notified_at: NOW + 5,
+    });
+    const replaced = claimAt("critical", NOW);
+    expect(completeClaim(replaced, { ...claim, claimId: "an earlier one" }, NOW + 5)).toBe(replaced);
   });
 });
