@@ -93,11 +93,7 @@ async function keepUnparseableReply(
   }
 }
 
-/**
- * How long a notification claim lives: until the claimant's invocation ends, since Lambda stops it at its
- * timeout. A live claimant is never overtaken, and its message returns only after the visibility timeout
- * (6x the function timeout), by when the claim has long expired and the returning message takes it over.
- */
+// Claim TTL = the claimant's remaining invocation: never overtaken alive, long expired when its message returns (visibility 6x the timeout).
 function claimExpiry(context: EnrichmentContext): number {
   return context.invocationEndsAt;
 }
