@@ -175,6 +175,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
             pacer,
             now,
             deadline,
+            invocationEndsAt: endsAt,
           },
           message,
         );

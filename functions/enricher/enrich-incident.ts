@@ -1,5 +1,6 @@
 // One incident version from the queue: skip it if the archive already covers it, otherwise fetch the
 // extra data (within the API budget), archive the reply, notify if due, and remember what was done.
+import { randomUUID } from "node:crypto";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -7,21 +8,17 @@ import type { SNSClient } from "@aws-sdk/client-sns";
 import { archiveIncident, archiveKey, QUARANTINE_PREFIX, quarantineReply } from "../shared/archive.ts";
 import type { ExtraDataResult, ExtraDataSource } from "../shared/cortex/api.ts";
 import { type CortexApiError, isCortexError } from "../shared/cortex/errors.ts";
+import { isRecord } from "../shared/cortex/schemas.ts";
 import {
   type IncidentStateRecord,
   readIncidentState,
   updateIncidentState,
 } from "../shared/incident-state.ts";
 import { EnricherMetric } from "../shared/metric-names.ts";
-import {
-  digestIncident,
-  type NotifySeverity,
-  notificationDue,
-  publishIncidentNotification,
-  severityRank,
-} from "../shared/notification.ts";
+import { digestIncident, type NotifySeverity } from "../shared/notification.ts";
 import type { ApiBudgetPacer } from "../shared/pacing.ts";
 import type { IncidentVersionMessage } from "../shared/queue-message.ts";
+import { type NotificationPlan, planNotification, planTakeOver, publishClaim } from "./notification-claim.ts";
 
 export interface EnrichmentContext {
   s3: S3Client;
@@ -38,11 +35,13 @@ export interface EnrichmentContext {
   now: () => number;
   /** Epoch ms after which no API call starts. */
   deadline: number;
+  /** Epoch ms when the invocation ends (Lambda stops it at its timeout). */
+  invocationEndsAt: number;
 }
 
 export type EnrichOutcome =
   | { kind: "archived"; key: string; modificationTime: number; notified: boolean; schemaValid: boolean }
-  | { kind: "coalesced"; coveredThrough: number }
+  | { kind: "coalesced"; coveredThrough: number; notified: boolean }
   | { kind: "not_found" }
   /** No API slot could be held before the deadline: nothing was done. */
   | { kind: "deferred" };
@@ -94,6 +93,31 @@ async function keepUnparseableReply(
   }
 }
 
+// Claim TTL = the claimant's remaining invocation: never overtaken alive, long expired when its message returns (visibility 6x the timeout).
+function claimExpiry(context: EnrichmentContext): number {
+  return context.invocationEndsAt;
+}
+
+/** Takes over an expired claim (its claimant died before marking it done) and publishes it. */
+async function recoverExpiredClaim(
+  context: EnrichmentContext,
+  incidentId: string,
+  state: IncidentStateRecord | undefined,
+): Promise<boolean> {
+  const claim = { now: context.now(), claimId: randomUUID(), expiresAt: claimExpiry(context) };
+  // Read-only check first: a coalesced message costs no write unless there is something to recover.
+  if (planTakeOver(state?.notified, claim).plan.kind !== "publish") return false;
+  let plan = { kind: "not_due" } as NotificationPlan;
+  await updateIncidentState(context.s3, context.bucket, incidentId, (current) => {
+    const decided = planTakeOver(current.notified, { ...claim, now: context.now() });
+    plan = decided.plan;
+    return { ...current, notified: decided.notified };
+  });
+  if (plan.kind !== "publish") return false;
+  await publishClaim(context, incidentId, plan);
+  return true;
+}
+
 export async function enrichIncidentVersion(
   context: EnrichmentContext,
   message: IncidentVersionMessage,
@@ -109,7 +133,8 @@ export async function enrichIncidentVersion(
       modification_time: message.modification_time,
       covered_through: covered,
     });
-    return { kind: "coalesced", coveredThrough: covered };
+    const notified = await recoverExpiredClaim(context, incidentId, state);
+    return { kind: "coalesced", coveredThrough: covered, notified };
   }
 
   if (!(await context.pacer.acquireSlot(context.deadline))) return { kind: "deferred" };
@@ -149,17 +174,22 @@ export async function enrichIncidentVersion(
     throw error;
   }
 
+  // The reply's own incident, leniently: a reply that fails the schema still names the version it holds.
+  const replyIncident =
+    result.incident ?? (isRecord(result.reply.incident) ? result.reply.incident : undefined);
   // Archive the version the API returned: it may be newer than the one the poller saw.
-  const replyTime = result.incident?.modification_time;
+  const replyTime = replyIncident?.modification_time;
   const archivedTime = isPositiveInteger(replyTime) ? replyTime : message.modification_time;
+  const replyCreation = replyIncident?.creation_time;
+  const creationTime = isPositiveInteger(replyCreation) ? replyCreation : message.creation_time;
   if (archivedTime < message.modification_time) {
     logger.warn("The reply is older than the queued version; archived what the API returned", {
       modification_time: message.modification_time,
       reply_modification_time: archivedTime,
     });
   }
-  const digest = digestIncident(result.incident, message);
-  const key = archiveKey(incidentId, message.creation_time, archivedTime);
+  const digest = digestIncident(replyIncident, message);
+  const key = archiveKey(incidentId, creationTime, archivedTime);
   const schemaValid = result.schemaIssues.length === 0;
   await archiveIncident(s3, {
     bucket,
@@ -192,47 +222,46 @@ export async function enrichIncidentVersion(
     });
   }
 
-  const previousSeverity = state?.notified?.severity ?? undefined;
-  const notify = notificationDue(digest.severity, context.notifyMinSeverity, previousSeverity);
-  if (notify) {
-    // Publish before saving the record: a crash in between repeats the notification rather than losing it.
-    const messageId = await publishIncidentNotification(context.sns, {
-      topicArn: context.topicArn,
-      digest,
-      archive: { bucket, key },
-      previousSeverity,
-      consoleBaseUrl: context.consoleBaseUrl,
-    });
-    metrics.addMetric(EnricherMetric.Notified, MetricUnit.Count, 1);
-    logger.info("Notified", {
-      severity: digest.severity,
-      previous_severity: previousSeverity,
-      sns_message_id: messageId,
-    });
-  }
-
+  // One conditional write records the archive and, if a notification is due, claims it: of several
+  // instances handling this incident, only the one whose write lands first publishes.
   const covers = Math.max(archivedTime, message.modification_time);
+  const claimId = randomUUID();
+  let plan = { kind: "not_due" } as NotificationPlan;
   await updateIncidentState(s3, bucket, incidentId, (current) => {
     const keepArchived = (current.archived?.modification_time ?? -1) >= covers;
-    const keepNotified =
-      !notify ||
-      (current.notified != null && severityRank(current.notified.severity) >= severityRank(digest.severity));
+    const decided = planNotification(current.notified, {
+      digest,
+      archive: { bucket, key },
+      modificationTime: archivedTime,
+      threshold: context.notifyMinSeverity,
+      now: context.now(),
+      claimId,
+      expiresAt: claimExpiry(context),
+    });
+    plan = decided.plan;
     return {
       ...current,
       archived: keepArchived ? current.archived : { modification_time: covers, key, archived_at: archivedAt },
-      notified: keepNotified
-        ? current.notified
-        : { severity: digest.severity, modification_time: archivedTime, notified_at: archivedAt },
+      notified: decided.notified,
     };
   });
+  if (plan.kind === "claimed_elsewhere") {
+    logger.info("Not notifying: another instance has claimed this notification and is publishing it", {
+      severity: digest.severity,
+      claimed_severity: plan.severity,
+      claim_expires_at: plan.expiresAt,
+    });
+  }
+  if (plan.kind === "publish") await publishClaim(context, incidentId, plan);
 
+  const notified = plan.kind === "publish";
   logger.info("Archived", {
     key,
     modification_time: archivedTime,
     alerts_returned: result.alertsReturned,
     alerts_total: result.alertsTotal,
     schema_valid: schemaValid,
-    notified: notify,
+    notified,
   });
-  return { kind: "archived", key, modificationTime: archivedTime, notified: notify, schemaValid };
+  return { kind: "archived", key, modificationTime: archivedTime, notified, schemaValid };
 }

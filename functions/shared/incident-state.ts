@@ -1,11 +1,13 @@
 // What the enricher remembers per incident, in the archive bucket (no other database):
 // state/incidents/<incident_id>.json with the newest archived version, the highest severity
-// notified and whether the API said the incident does not exist. Written with S3 conditional
+// notified (or claimed for notifying: see functions/enricher/notification-claim.ts) and whether the
+// API said the incident does not exist. Written with S3 conditional
 // writes (If-Match on the ETag read, If-None-Match: * for a new record) so two concurrent
 // enrichers cannot overwrite each other; on a conflict the update is re-applied to what is there.
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { keySegment } from "./archive.ts";
+import { incidentDigestSchema } from "./notification.ts";
 import { isMissingObject, isWriteConflict } from "./s3-errors.ts";
 
 export const INCIDENT_STATE_PREFIX = "state/incidents/";
@@ -24,7 +26,17 @@ const incidentStateSchema = z.looseObject({
     .looseObject({
       severity: z.string(),
       modification_time: z.number(),
+      /** When it was published; while `pending`, when it was claimed. */
       notified_at: z.number(),
+      /** Claimed but not yet known to be published: the fields below let another instance publish it. */
+      pending: z.boolean().optional(),
+      claim_id: z.string().optional(),
+      /** Epoch ms after which the claimant cannot still be publishing, so another instance may take over. */
+      claim_expires_at: z.number().optional(),
+      /** The severity subscribers had heard about before this claim (null: none). */
+      previous_severity: z.string().nullish(),
+      digest: incidentDigestSchema.optional(),
+      archive: z.looseObject({ bucket: z.string(), key: z.string() }).optional(),
     })
     .nullish(),
   not_found: z

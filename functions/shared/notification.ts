@@ -2,6 +2,7 @@
 // again only on escalation. MessageStructure json: `default` for programs, `email` for people,
 // `sms` for phones; an ASCII one-line Subject; attributes for subscription filter policies.
 import { PublishCommand, type PublishCommandInput, type SNSClient } from "@aws-sdk/client-sns";
+import { z } from "zod";
 import { SEVERITY_RANK } from "./cortex/api.ts";
 
 export type NotifySeverity = "low" | "medium" | "high" | "critical";
@@ -51,6 +52,32 @@ export interface IncidentDigest {
   mitreTactics: string[];
   xdrUrl: string | null;
 }
+
+const nullableCount = z.number().nullable();
+
+/** An IncidentDigest read back from JSON (a pending notification claim keeps one to publish again). */
+export const incidentDigestSchema: z.ZodType<IncidentDigest> = z.object({
+  incidentId: z.string(),
+  name: z.string().nullable(),
+  severity: z.string(),
+  status: z.string(),
+  creationTime: z.number(),
+  modificationTime: z.number(),
+  description: z.string().nullable(),
+  alertCount: nullableCount,
+  alertsBySeverity: z.object({
+    critical: nullableCount,
+    high: nullableCount,
+    medium: nullableCount,
+    low: nullableCount,
+  }),
+  hostCount: nullableCount,
+  hosts: z.array(z.string()),
+  userCount: nullableCount,
+  users: z.array(z.string()),
+  mitreTactics: z.array(z.string()),
+  xdrUrl: z.string().nullable(),
+});
 
 export interface DigestFallback {
   incident_id: string;

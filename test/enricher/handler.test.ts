@@ -295,6 +295,39 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     expect(run.recorded.total(EnricherMetric.SchemaWarnings)).toBe(1);
   });
 
+  it("keys a reply whose incident fails the schema by the times in the reply, not the queued ones", async () => {
+    const run = harness();
+    const [id = ""] = nextIds(1);
+    const queued = incidentFields(id, { modification_time: 5_000 });
+    // The tenant's current version, created on another day, arrives without its incident_id.
+    const { incident_id: _dropped, ...incident } = incidentFields(id, {
+      modification_time: 9_000,
+      creation_time: Date.UTC(2026, 4, 17, 8, 0),
+      severity: "critical",
+    });
+    const reply = { ...extraDataReply(queued), incident };
+    run.extraData.answer(id, {
+      reply,
+      schemaIssues: ["incident.incident_id: Invalid input"],
+      incident: undefined,
+      alertsReturned: 2,
+      alertsTotal: 2,
+    });
+    await sendVersions(aws, [versionMessage(queued)]);
+
+    expect((await run.invoke()).failedIds).toEqual([]);
+    const key = `incidents/2026/05/17/${id}/9000.json.gz`;
+    expect(await listKeys(aws, `incidents/2026/05/17/${id}/`)).toEqual([key]);
+    expect(await listKeys(aws, `incidents/2026/11/20/${id}/`)).toEqual([]);
+    const archived = await readObject(aws, key);
+    expect(JSON.parse(archived.body)).toEqual(reply);
+    expect(archived.metadata).toMatchObject({
+      "modification-time": "9000",
+      severity: "critical",
+      "schema-valid": "false",
+    });
+  });
+
   it("keeps a reply that is not JSON in quarantine and returns the message for a retry", async () => {
     const run = harness();
     const [id = ""] = nextIds(1);
