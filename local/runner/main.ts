@@ -5,6 +5,7 @@ import type { Writable } from "node:stream";
 import type { CortexCredentials } from "../../functions/shared/cortex/api.ts";
 import { CortexClient } from "../../functions/shared/cortex/client.ts";
 import { LOCAL_REGION, localAwsClients, startEmbeddedAwsEndpoint } from "../aws-endpoint.ts";
+import { ConditionalWrites } from "../conditional-writes.ts";
 import { type CortexEmulator, startCortexEmulator } from "../emulator/index.ts";
 import { ApiActivity } from "./api-activity.ts";
 import { provisionLocalResources } from "./aws-resources.ts";
@@ -74,6 +75,12 @@ async function run(options: RunnerOptions, io: CliIo, closers: (() => Promise<vo
     awsLabel = `embedded ${awsUrl}`;
   }
   const clients = localAwsClients(awsUrl);
+  if (options.awsEndpointUrl === undefined) {
+    // The embedded endpoint ignores If-Match / If-None-Match; the enrichers' notification claims need them.
+    const probe = localAwsClients(awsUrl).s3;
+    new ConditionalWrites(probe).enforceOn(clients.s3);
+    closers.push(async () => probe.destroy());
+  }
   closers.push(async () => {
     clients.s3.destroy();
     clients.sqs.destroy();

@@ -9,11 +9,11 @@ import {
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SEVERITY_RANK } from "../../functions/shared/cortex/api.ts";
+import { ConditionalWrites } from "../../local/conditional-writes.ts";
 import type { IncidentVersion } from "../../local/emulator/index.ts";
 import type { LocalLambdaContext, SqsBatchHandler } from "../../local/runner/event-source.ts";
 import type { PollRunReport } from "../../local/runner/pipeline.ts";
 import type { RunSummary } from "../../local/runner/summary.ts";
-import { ConditionalWrites } from "../enricher/conditional-writes.ts";
 import { type ArchivedObject, PipelineHarness, type ReceivedNotification } from "./pipeline-harness.ts";
 
 const BACKLOG = 150; // two get_incidents pages, so incidents can change between the pages of one walk

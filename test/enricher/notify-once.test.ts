@@ -19,7 +19,7 @@ import { readIncidentState, updateIncidentState } from "../../functions/shared/i
 import { EnricherMetric } from "../../functions/shared/metric-names.ts";
 import { digestIncident } from "../../functions/shared/notification.ts";
 import { localAwsClients } from "../../local/aws-endpoint.ts";
-import { ConditionalWrites } from "./conditional-writes.ts";
+import { ConditionalWrites } from "../../local/conditional-writes.ts";
 import {
   type AwsFixture,
   acknowledge,

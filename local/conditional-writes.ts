@@ -1,14 +1,15 @@
 // fauxqs stores every PutObject whatever its If-Match / If-None-Match headers. Races between enricher
-// instances only resolve as they do on S3 if those conditions hold, so this test-side layer makes an S3
-// client honour them: a conditional put of a key is checked against the object's current ETag (read
-// from the real endpoint) and written, one put per key at a time, or refused with S3's 412.
+// instances only resolve as they do on S3 if those conditions hold, so this layer makes an S3 client
+// honour them against the embedded endpoint (in `npm start` and the tests): a conditional put of a key is
+// checked against the object's current ETag (read from the endpoint) and written, one put per key at a
+// time, or refused with S3's 412. It works within one process, which is where the embedded endpoint lives.
 import {
   HeadObjectCommand,
   type PutObjectCommandInput,
   type S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
-import { isMissingObject } from "../../functions/shared/s3-errors.ts";
+import { isMissingObject } from "../functions/shared/s3-errors.ts";
 
 export class ConditionalWrites {
   /** Conditional puts refused because the object had changed (or appeared) since it was read. */
