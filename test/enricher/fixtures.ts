@@ -21,6 +21,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { vi } from "vitest";
+import type { EnricherDependencies } from "../../functions/enricher/create-handler.ts";
 import type {
   CallOptions,
   ExtraDataResult,
@@ -218,6 +219,29 @@ export interface AwsFixture {
   /** Raw-delivery subscriber of the topic: one SQS message per notification. */
   notificationQueueUrl: string;
   close(): Promise<void>;
+}
+
+/** The enricher's dependencies as the tests run it: this fixture's AWS resources and the documented defaults. */
+export function enricherDependencies(
+  aws: AwsFixture,
+  parts: Pick<EnricherDependencies, "extraData" | "metrics" | "now" | "sleep">,
+  overrides: Partial<EnricherDependencies> = {},
+): EnricherDependencies {
+  return {
+    s3: aws.s3,
+    sqs: aws.sqs,
+    sns: aws.sns,
+    bucket: aws.bucket,
+    queueUrl: aws.queueUrl,
+    topicArn: aws.topicArn,
+    alertsLimit: 1000,
+    budgetPerMinute: 10,
+    maxConcurrency: 2,
+    notifyMinSeverity: "high",
+    logger: silentLogger(),
+    ...parts,
+    ...overrides,
+  };
 }
 
 let fixtureCount = 0;

@@ -18,13 +18,13 @@ import {
   type AwsFixture,
   acknowledge,
   drainNotifications,
+  enricherDependencies,
   invocationContext,
   listKeys,
   readObject,
   receiveEvent,
   recordingMetrics,
   sendVersions,
-  silentLogger,
   startAws,
   VirtualTime,
   versionMessage,
@@ -78,24 +78,13 @@ beforeEach(async () => {
 
 function enricher(overrides: Partial<EnricherDependencies> = {}) {
   const recorded = recordingMetrics();
-  const handler = createEnricherHandler({
-    s3: aws.s3,
-    sqs: aws.sqs,
-    sns: aws.sns,
-    bucket: aws.bucket,
-    queueUrl: aws.queueUrl,
-    topicArn: aws.topicArn,
-    extraData: cortex,
-    alertsLimit: 1000,
-    budgetPerMinute: BUDGET,
-    maxConcurrency: 2,
-    notifyMinSeverity: "high",
-    logger: silentLogger(),
-    metrics: recorded.metrics,
-    now: time.now,
-    sleep: time.sleep,
-    ...overrides,
-  });
+  const handler = createEnricherHandler(
+    enricherDependencies(
+      aws,
+      { extraData: cortex, metrics: recorded.metrics, now: time.now, sleep: time.sleep },
+      { budgetPerMinute: BUDGET, ...overrides },
+    ),
+  );
   return { handler, recorded };
 }
 

@@ -26,6 +26,7 @@ import {
   type AwsFixture,
   acknowledge,
   drainNotifications,
+  enricherDependencies,
   extraDataReply,
   extraDataResult,
   fakeClock,
@@ -63,24 +64,11 @@ function harness(overrides: Partial<EnricherDependencies> = {}) {
   const clock = fakeClock();
   const extraData = new ScriptedExtraData(clock.now);
   const recorded = recordingMetrics();
-  const deps: EnricherDependencies = {
-    s3: aws.s3,
-    sqs: aws.sqs,
-    sns: aws.sns,
-    bucket: aws.bucket,
-    queueUrl: aws.queueUrl,
-    topicArn: aws.topicArn,
-    extraData,
-    alertsLimit: 1000,
-    budgetPerMinute: 10,
-    maxConcurrency: 2,
-    notifyMinSeverity: "high",
-    logger: silentLogger(),
-    metrics: recorded.metrics,
-    now: clock.now,
-    sleep: clock.sleep,
-    ...overrides,
-  };
+  const deps = enricherDependencies(
+    aws,
+    { extraData, metrics: recorded.metrics, now: clock.now, sleep: clock.sleep },
+    overrides,
+  );
   const handler = createEnricherHandler(deps);
   return {
     clock,

@@ -24,6 +24,7 @@ import {
   type AwsFixture,
   acknowledge,
   drainNotifications,
+  enricherDependencies,
   extraDataResult,
   fakeClock,
   incidentFields,
@@ -33,7 +34,6 @@ import {
   recordingMetrics,
   ScriptedExtraData,
   sendVersions,
-  silentLogger,
   startAws,
   versionMessage,
 } from "./fixtures.ts";
@@ -76,24 +76,13 @@ function instance(overrides: Partial<EnricherDependencies> = {}) {
   const clock = fakeClock();
   const extraData = new ScriptedExtraData(clock.now);
   const recorded = recordingMetrics();
-  const handler = createEnricherHandler({
-    s3: conditionalWrites.enforceOn(clients.s3),
-    sqs: clients.sqs,
-    sns: clients.sns,
-    bucket: aws.bucket,
-    queueUrl: aws.queueUrl,
-    topicArn: aws.topicArn,
-    extraData,
-    alertsLimit: 1000,
-    budgetPerMinute: 10,
-    maxConcurrency: 2,
-    notifyMinSeverity: "high",
-    logger: silentLogger(),
-    metrics: recorded.metrics,
-    now: clock.now,
-    sleep: clock.sleep,
-    ...overrides,
-  });
+  const handler = createEnricherHandler(
+    enricherDependencies(
+      aws,
+      { extraData, metrics: recorded.metrics, now: clock.now, sleep: clock.sleep },
+      { s3: conditionalWrites.enforceOn(clients.s3), sqs: clients.sqs, sns: clients.sns, ...overrides },
+    ),
+  );
   return {
     clock,
     extraData,
