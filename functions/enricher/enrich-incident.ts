@@ -107,11 +107,9 @@ async function recoverExpiredClaim(
   const claim = { now: context.now(), claimId: randomUUID(), expiresAt: claimExpiry(context) };
   // Read-only check first: a coalesced message costs no write unless there is something to recover.
   if (planTakeOver(state?.notified, claim).plan.kind !== "publish") return false;
-  let plan = { kind: "not_due" } as NotificationPlan;
-  await updateIncidentState(context.s3, context.bucket, incidentId, (current) => {
+  const { result: plan } = await updateIncidentState(context.s3, context.bucket, incidentId, (current) => {
     const decided = planTakeOver(current.notified, { ...claim, now: context.now() });
-    plan = decided.plan;
-    return { ...current, notified: decided.notified };
+    return { record: { ...current, notified: decided.notified }, result: decided.plan };
   });
   if (plan.kind !== "publish") return false;
   await publishClaim(context, incidentId, plan);
@@ -158,11 +156,14 @@ export async function enrichIncidentVersion(
     if (error.kind === "incident_not_found") {
       metrics.addMetric(EnricherMetric.IncidentNotFound, MetricUnit.Count, 1);
       await updateIncidentState(s3, bucket, incidentId, (current) => ({
-        ...current,
-        not_found: {
-          modification_time: Math.max(current.not_found?.modification_time ?? -1, message.modification_time),
-          recorded_at: fetchTime,
+        record: {
+          ...current,
+          not_found: {
+            modification_time: Math.max(current.not_found?.modification_time ?? -1, message.modification_time),
+            recorded_at: fetchTime,
+          },
         },
+        result: undefined,
       }));
       logger.warn("The Cortex API says this incident does not exist; recorded and acknowledged", {
         modification_time: message.modification_time,
@@ -226,8 +227,7 @@ export async function enrichIncidentVersion(
   // instances handling this incident, only the one whose write lands first publishes.
   const covers = Math.max(archivedTime, message.modification_time);
   const claimId = randomUUID();
-  let plan = { kind: "not_due" } as NotificationPlan;
-  await updateIncidentState(s3, bucket, incidentId, (current) => {
+  const { result: plan } = await updateIncidentState(s3, bucket, incidentId, (current) => {
     const keepArchived = (current.archived?.modification_time ?? -1) >= covers;
     const decided = planNotification(current.notified, {
       digest,
@@ -238,12 +238,8 @@ export async function enrichIncidentVersion(
       claimId,
       expiresAt: claimExpiry(context),
     });
-    plan = decided.plan;
-    return {
-      ...current,
-      archived: keepArchived ? current.archived : { modification_time: covers, key, archived_at: archivedAt },
-      notified: decided.notified,
-    };
+    const archived = keepArchived ? current.archived : { modification_time: covers, key, archived_at: archivedAt };
+    return { record: { ...current, archived, notified: decided.notified }, result: decided.plan };
   });
   if (plan.kind === "claimed_elsewhere") {
     logger.info("Not notifying: another instance has claimed this notification and is publishing it", {

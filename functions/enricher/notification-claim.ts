@@ -196,7 +196,7 @@ export async function publishClaim(
   });
   const publishedAt = context.now();
   await updateIncidentState(context.s3, context.bucket, incidentId, (current) => ({
-    ...current,
-    notified: completeClaim(current.notified, claim, publishedAt),
+    record: { ...current, notified: completeClaim(current.notified, claim, publishedAt) },
+    result: undefined,
   }));
 }

@@ -1,15 +1,11 @@
-// The poller's IncidentCursor, kept in the archive bucket. Every save re-reads the stored cursor and
-// never writes one that is behind it; the conditional write (IfMatch / IfNoneMatch) closes the race
-// between that read and the write on real S3, so two overlapping runs can never move it backwards.
-import {
-  GetObjectCommand,
-  type GetObjectCommandOutput,
-  PutObjectCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+// The poller's IncidentCursor, kept in the archive bucket on the conditional JSON store (s3-json-store.ts).
+// Every save merges with the stored cursor and never writes one that is behind it; the conditional write
+// closes the race between that read and the write on real S3, so two overlapping runs never move it back.
+// Fields a newer poller adds to the stored object are kept by the merge (`...stored`).
+import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import type { IncidentCursor } from "./cortex/api.ts";
-import { isMissingObject, isWriteConflict } from "./s3-errors.ts";
+import { type JsonMerge, S3JsonStore } from "./s3-json-store.ts";
 
 export const CURSOR_KEY = "state/cursor.json";
 export const CURSOR_FORMAT_VERSION = 1;
@@ -31,19 +27,6 @@ export interface StoredIncidentCursor {
 export interface CursorSaveResult {
   cursor: IncidentCursor;
   outcome: "written" | "kept_stored";
-}
-
-export type CursorStoreErrorKind = "unreadable" | "conflict";
-
-/** The cursor object could not be read or written; the message names the object and what to do. */
-export class CursorStoreError extends Error {
-  readonly kind: CursorStoreErrorKind;
-
-  constructor(kind: CursorStoreErrorKind, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "CursorStoreError";
-    this.kind = kind;
-  }
 }
 
 /** Negative when `a` is behind `b`, 0 when equal, positive when ahead; null when neither contains the other. */
@@ -75,53 +58,50 @@ export interface IncidentCursorStoreOptions {
   s3: S3Client;
   bucket: string;
   key?: string;
-  /** How many times a save re-reads and retries after a precondition failure (another writer won the race). */
-  maxConflictRetries?: number;
+  /** Conditional writes tried before giving up (another writer keeps winning the race); default 5. */
+  maxAttempts?: number;
   now?: () => number;
   /** Told when a save keeps a stored cursor that another run moved at or past ours. */
   onKeptStored?: (details: { ours: IncidentCursor; stored: IncidentCursor }) => void;
 }
 
+type StoredCursorObject = z.infer<typeof storedCursorSchema>;
+
+function cursorOf(stored: StoredCursorObject): IncidentCursor {
+  return { modificationTime: stored.modificationTime, idsAtCursor: stored.idsAtCursor };
+}
+
 export class IncidentCursorStore {
-  readonly #s3: S3Client;
-  readonly #bucket: string;
+  readonly #store: S3JsonStore<StoredCursorObject>;
   readonly #key: string;
-  readonly #maxConflictRetries: number;
   readonly #now: () => number;
   readonly #onKeptStored: IncidentCursorStoreOptions["onKeptStored"];
 
   constructor(options: IncidentCursorStoreOptions) {
-    this.#s3 = options.s3;
-    this.#bucket = options.bucket;
+    this.#store = new S3JsonStore({
+      s3: options.s3,
+      bucket: options.bucket,
+      schema: storedCursorSchema,
+      description: "The poller's cursor",
+      repairHint: "Fix or delete it (deleting restarts from the first-run look-back).",
+      conflictHint:
+        "another poller run is writing it at the same time. The stack allows one run at a time: check for a second deployment or a local runner using this bucket.",
+      ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+    });
     this.#key = options.key ?? CURSOR_KEY;
-    this.#maxConflictRetries = options.maxConflictRetries ?? 5;
     this.#now = options.now ?? Date.now;
     this.#onKeptStored = options.onKeptStored;
   }
 
   /** s3://bucket/key of the cursor object, for messages and logs. */
   get location(): string {
-    return `s3://${this.#bucket}/${this.#key}`;
+    return this.#store.location(this.#key);
   }
 
   /** The stored cursor and its ETag, or undefined before the first run has saved one. */
   async load(): Promise<StoredIncidentCursor | undefined> {
-    let response: GetObjectCommandOutput;
-    try {
-      response = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#key }));
-    } catch (error) {
-      if (isMissingObject(error)) return undefined;
-      throw error;
-    }
-    const text = (await response.Body?.transformToString()) ?? "";
-    const cursor = this.#parse(text);
-    if (response.ETag === undefined) {
-      throw new CursorStoreError(
-        "unreadable",
-        `${this.location} was read without an ETag, so it cannot be updated safely.`,
-      );
-    }
-    return { cursor, etag: response.ETag };
+    const stored = await this.#store.read(this.#key);
+    return stored === undefined ? undefined : { cursor: cursorOf(stored.value), etag: stored.etag };
   }
 
   /**
@@ -129,65 +109,33 @@ export class IncidentCursorStore {
    * Returns the cursor that is stored afterwards. Never writes a cursor older than the stored one.
    */
   async save(cursor: IncidentCursor): Promise<CursorSaveResult> {
-    for (let attempt = 0; attempt <= this.#maxConflictRetries; attempt++) {
-      const stored = await this.load();
-      let target = cursor;
-      if (stored !== undefined) {
-        const order = compareIncidentCursors(cursor, stored.cursor);
-        if (order !== null && order <= 0) {
-          if (order < 0) this.#onKeptStored?.({ ours: cursor, stored: stored.cursor });
-          return { cursor: stored.cursor, outcome: "kept_stored" };
-        }
-        target = furthestIncidentCursor(cursor, stored.cursor);
-      }
-      try {
-        await this.#s3.send(
-          new PutObjectCommand({
-            Bucket: this.#bucket,
-            Key: this.#key,
-            Body: JSON.stringify({
-              version: CURSOR_FORMAT_VERSION,
-              modificationTime: target.modificationTime,
-              idsAtCursor: target.idsAtCursor,
-              updatedAt: new Date(this.#now()).toISOString(),
-            }),
-            ContentType: "application/json",
-            // Real S3 rejects the write (412) if another run changed the object since our read.
-            ...(stored === undefined ? { IfNoneMatch: "*" } : { IfMatch: stored.etag }),
-          }),
-        );
-        return { cursor: target, outcome: "written" };
-      } catch (error) {
-        if (!isWriteConflict(error)) throw error;
-        // Another run wrote in between: re-read and decide again.
-      }
-    }
-    throw new CursorStoreError(
-      "conflict",
-      `${this.location} kept changing under ${this.#maxConflictRetries + 1} conditional writes; ` +
-        "another poller run is writing it at the same time. The stack allows one run at a time: check for a second deployment or a local runner using this bucket.",
-    );
+    const { result } = await this.#store.update(this.#key, (stored) => this.#merge(cursor, stored));
+    if (result.oursWasBehind) this.#onKeptStored?.({ ours: cursor, stored: result.cursor });
+    return { cursor: result.cursor, outcome: result.outcome };
   }
 
-  #parse(text: string): IncidentCursor {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (cause) {
-      throw new CursorStoreError(
-        "unreadable",
-        `${this.location} is not JSON. Fix or delete it (deleting restarts from the first-run look-back).`,
-        { cause },
-      );
+  #merge(
+    ours: IncidentCursor,
+    stored: StoredCursorObject | undefined,
+  ): JsonMerge<StoredCursorObject, CursorSaveResult & { oursWasBehind: boolean }> {
+    if (stored !== undefined) {
+      const storedCursor = cursorOf(stored);
+      const order = compareIncidentCursors(ours, storedCursor);
+      if (order !== null && order <= 0) {
+        const result = { cursor: storedCursor, outcome: "kept_stored" as const, oursWasBehind: order < 0 };
+        return { value: stored, unchanged: true, result };
+      }
     }
-    const parsed = storedCursorSchema.safeParse(json);
-    if (!parsed.success) {
-      throw new CursorStoreError(
-        "unreadable",
-        `${this.location} is not a cursor this poller understands: ${z.prettifyError(parsed.error)}. ` +
-          "Fix or delete it (deleting restarts from the first-run look-back).",
-      );
-    }
-    return { modificationTime: parsed.data.modificationTime, idsAtCursor: parsed.data.idsAtCursor };
+    const target = stored === undefined ? ours : furthestIncidentCursor(ours, cursorOf(stored));
+    return {
+      value: {
+        ...stored,
+        version: CURSOR_FORMAT_VERSION,
+        modificationTime: target.modificationTime,
+        idsAtCursor: target.idsAtCursor,
+        updatedAt: new Date(this.#now()).toISOString(),
+      },
+      result: { cursor: target, outcome: "written", oursWasBehind: false },
+    };
   }
 }

@@ -1,14 +1,13 @@
 // What the enricher remembers per incident, in the archive bucket (no other database):
 // state/incidents/<incident_id>.json with the newest archived version, the highest severity
 // notified (or claimed for notifying: see functions/enricher/notification-claim.ts) and whether the
-// API said the incident does not exist. Written with S3 conditional
-// writes (If-Match on the ETag read, If-None-Match: * for a new record) so two concurrent
-// enrichers cannot overwrite each other; on a conflict the update is re-applied to what is there.
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+// API said the incident does not exist. Written through the conditional JSON store
+// (s3-json-store.ts) so two concurrent enrichers cannot overwrite each other.
+import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { keySegment } from "./archive.ts";
 import { incidentDigestSchema } from "./notification.ts";
-import { isMissingObject, isWriteConflict } from "./s3-errors.ts";
+import { S3JsonStore } from "./s3-json-store.ts";
 
 export const INCIDENT_STATE_PREFIX = "state/incidents/";
 
@@ -51,20 +50,34 @@ export type IncidentStateRecord = z.infer<typeof incidentStateSchema>;
 
 export interface StoredIncidentState {
   record: IncidentStateRecord;
-  etag: string | undefined;
+  etag: string;
 }
 
-export class IncidentStateError extends Error {
-  readonly key: string;
-  constructor(key: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "IncidentStateError";
-    this.key = key;
-  }
+/** What a merge decided: the record to write and what the caller learns from deciding it. */
+export interface IncidentStateMerge<R> {
+  record: IncidentStateRecord;
+  result: R;
 }
 
 export function incidentStateKey(incidentId: string): string {
   return `${INCIDENT_STATE_PREFIX}${keySegment(incidentId)}.json`;
+}
+
+export interface IncidentStateOptions {
+  /** Conflicting writers retried before giving up; each retry re-reads the record. */
+  maxAttempts?: number;
+}
+
+function incidentStateStore(s3: S3Client, bucket: string, options: IncidentStateOptions = {}) {
+  return new S3JsonStore<IncidentStateRecord>({
+    s3,
+    bucket,
+    schema: incidentStateSchema,
+    description: "The incident state record",
+    repairHint: "Delete it to let the enricher rebuild it (the archive is unaffected).",
+    conflictHint: "the message will be retried.",
+    ...options,
+  });
 }
 
 export async function readIncidentState(
@@ -72,85 +85,28 @@ export async function readIncidentState(
   bucket: string,
   incidentId: string,
 ): Promise<StoredIncidentState | undefined> {
-  const key = incidentStateKey(incidentId);
-  let text: string;
-  let etag: string | undefined;
-  try {
-    const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    text = (await response.Body?.transformToString("utf8")) ?? "";
-    etag = response.ETag;
-  } catch (error) {
-    if (isMissingObject(error)) return undefined;
-    throw error;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new IncidentStateError(
-      key,
-      `The incident state record s3://${bucket}/${key} is not JSON. Delete it to let the enricher rebuild it (the archive is unaffected).`,
-      { cause: error },
-    );
-  }
-  const parsed = incidentStateSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new IncidentStateError(
-      key,
-      `The incident state record s3://${bucket}/${key} does not have the expected shape (${z.prettifyError(parsed.error)}). Delete it to let the enricher rebuild it.`,
-    );
-  }
-  return { record: parsed.data, etag };
-}
-
-/** New record: only if none appeared meanwhile; existing record: only if unchanged since read. */
-function writeCondition(stored: StoredIncidentState | undefined): { IfNoneMatch?: string; IfMatch?: string } {
-  if (stored === undefined) return { IfNoneMatch: "*" };
-  // An endpoint that sends no ETag cannot do conditional writes: the merge-on-write still keeps values monotonic.
-  return stored.etag === undefined ? {} : { IfMatch: stored.etag };
-}
-
-export interface UpdateIncidentStateOptions {
-  /** Conflicting writers retried before giving up; each retry re-reads the record. */
-  maxAttempts?: number;
+  const stored = await incidentStateStore(s3, bucket).read(incidentStateKey(incidentId));
+  return stored === undefined ? undefined : { record: stored.value, etag: stored.etag };
 }
 
 /**
- * Applies `update` to the current record (an empty one if none) and writes it conditionally;
- * on a conflict, re-reads and re-applies. `update` must therefore be a pure merge of the current record.
+ * Applies `merge` to the current record (an empty one if none) and writes it conditionally; on a
+ * conflict, re-reads and re-applies, so `merge` must be pure. Returns the record written and the
+ * merge's result (for example the notification plan decided on the record that was actually written).
  */
-export async function updateIncidentState(
+export async function updateIncidentState<R = undefined>(
   s3: S3Client,
   bucket: string,
   incidentId: string,
-  update: (current: IncidentStateRecord) => IncidentStateRecord,
-  options: UpdateIncidentStateOptions = {},
-): Promise<IncidentStateRecord> {
-  const key = incidentStateKey(incidentId);
-  const maxAttempts = options.maxAttempts ?? 5;
-  let lastConflict: unknown;
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const stored = await readIncidentState(s3, bucket, incidentId);
-    const next = update(stored?.record ?? { incident_id: incidentId });
-    try {
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: JSON.stringify(next),
-          ContentType: "application/json",
-          ...writeCondition(stored),
-        }),
-      );
-      return next;
-    } catch (error) {
-      if (!isWriteConflict(error)) throw error;
-      lastConflict = error;
-    }
-  }
-  throw new IncidentStateError(
-    key,
-    `The incident state record s3://${bucket}/${key} kept changing under ${maxAttempts} conditional writes; the message will be retried.`,
-    { cause: lastConflict },
+  merge: (current: IncidentStateRecord) => IncidentStateMerge<R>,
+  options: IncidentStateOptions = {},
+): Promise<IncidentStateMerge<R>> {
+  const { value, result } = await incidentStateStore(s3, bucket, options).update(
+    incidentStateKey(incidentId),
+    (current) => {
+      const merged = merge(current ?? { incident_id: incidentId });
+      return { value: merged.record, result: merged.result };
+    },
   );
+  return { record: value, result };
 }

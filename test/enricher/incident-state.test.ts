@@ -5,11 +5,11 @@ import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
-  IncidentStateError,
   incidentStateKey,
   readIncidentState,
   updateIncidentState,
 } from "../../functions/shared/incident-state.ts";
+import { S3JsonStoreError } from "../../functions/shared/s3-json-store.ts";
 import { type AwsFixture, startAws } from "./fixtures.ts";
 
 /** The part of the SDK's streaming body that the state reader uses. */
@@ -36,8 +36,8 @@ describe("incident state record: conditional writes (mocked S3)", () => {
     s3Mock.on(GetObjectCommand).rejects(s3Error("NoSuchKey", 404));
     s3Mock.on(PutObjectCommand).resolves({ ETag: '"e1"' });
     await updateIncidentState(s3, "bucket", "893", (current) => ({
-      ...current,
-      not_found: { modification_time: 5, recorded_at: 6 },
+      record: { ...current, not_found: { modification_time: 5, recorded_at: 6 } },
+      result: undefined,
     }));
     const put = s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input;
     expect(put?.Key).toBe("state/incidents/893.json");
@@ -50,7 +50,7 @@ describe("incident state record: conditional writes (mocked S3)", () => {
       .on(GetObjectCommand)
       .resolves({ Body: stream(JSON.stringify({ incident_id: "893" })), ETag: '"etag-1"' } as never);
     s3Mock.on(PutObjectCommand).resolves({ ETag: '"etag-2"' });
-    await updateIncidentState(s3, "bucket", "893", (current) => current);
+    await updateIncidentState(s3, "bucket", "893", (current) => ({ record: current, result: undefined }));
     const put = s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input;
     expect(put?.IfMatch).toBe('"etag-1"');
     expect(put?.IfNoneMatch).toBeUndefined();
@@ -81,10 +81,11 @@ describe("incident state record: conditional writes (mocked S3)", () => {
     const seen: (string | undefined)[] = [];
     const saved = await updateIncidentState(s3, "bucket", "893", (current) => {
       seen.push(current.notified?.severity);
-      return current;
+      return { record: current, result: current.notified?.severity };
     });
     expect(seen).toEqual(["high", "critical"]);
-    expect(saved.notified?.severity).toBe("critical");
+    expect(saved.record.notified?.severity).toBe("critical");
+    expect(saved.result).toBe("critical");
     const puts = s3Mock.commandCalls(PutObjectCommand).map((call) => call.args[0].input.IfMatch);
     expect(puts).toEqual(['"old"', '"new"']);
   });
@@ -92,15 +93,15 @@ describe("incident state record: conditional writes (mocked S3)", () => {
   it("treats a lost race to create the record (409 ConditionalRequestConflict) the same way", async () => {
     s3Mock.on(GetObjectCommand).rejects(s3Error("NoSuchKey", 404));
     s3Mock.on(PutObjectCommand).rejectsOnce(s3Error("ConditionalRequestConflict", 409)).resolves({});
-    await updateIncidentState(s3, "bucket", "893", (current) => current);
+    await updateIncidentState(s3, "bucket", "893", (current) => ({ record: current, result: undefined }));
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(2);
   });
 
   it("gives up with an actionable error after repeated conflicts instead of looping forever", async () => {
     s3Mock.on(GetObjectCommand).rejects(s3Error("NoSuchKey", 404));
     s3Mock.on(PutObjectCommand).rejects(s3Error("PreconditionFailed", 412));
-    const attempt = updateIncidentState(s3, "bucket", "893", (current) => current, { maxAttempts: 3 });
-    await expect(attempt).rejects.toThrow(IncidentStateError);
+    const attempt = updateIncidentState(s3, "bucket", "893", (current) => ({ record: current, result: undefined }), { maxAttempts: 3 });
+    await expect(attempt).rejects.toThrow(S3JsonStoreError);
     await expect(attempt).rejects.toThrow(/kept changing under 3 conditional writes/);
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(3);
   });
@@ -108,7 +109,7 @@ describe("incident state record: conditional writes (mocked S3)", () => {
   it("does not mistake other S3 failures for conflicts", async () => {
     s3Mock.on(GetObjectCommand).rejects(s3Error("NoSuchKey", 404));
     s3Mock.on(PutObjectCommand).rejects(s3Error("AccessDenied", 403));
-    await expect(updateIncidentState(s3, "bucket", "893", (current) => current)).rejects.toThrow(
+    await expect(updateIncidentState(s3, "bucket", "893", (current) => ({ record: current, result: undefined }))).rejects.toThrow(
       "AccessDenied",
     );
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(1);
@@ -138,13 +139,16 @@ describe("incident state record on the embedded AWS endpoint", () => {
   it("reads back what it wrote, keeping fields it does not know", async () => {
     expect(await readIncidentState(aws.s3, aws.bucket, "42")).toBeUndefined();
     await updateIncidentState(aws.s3, aws.bucket, "42", (current) => ({
-      ...current,
-      archived: { modification_time: 10, key: "incidents/k", archived_at: 11 },
-      written_by_a_future_version: true,
+      record: {
+        ...current,
+        archived: { modification_time: 10, key: "incidents/k", archived_at: 11 },
+        written_by_a_future_version: true,
+      },
+      result: undefined,
     }));
     await updateIncidentState(aws.s3, aws.bucket, "42", (current) => ({
-      ...current,
-      notified: { severity: "high", modification_time: 10, notified_at: 12 },
+      record: { ...current, notified: { severity: "high", modification_time: 10, notified_at: 12 } },
+      result: undefined,
     }));
     const stored = await readIncidentState(aws.s3, aws.bucket, "42");
     expect(stored?.record).toEqual({

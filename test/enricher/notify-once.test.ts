@@ -15,7 +15,11 @@ import {
   planNotification,
 } from "../../functions/enricher/notification-claim.ts";
 import type { ExtraDataResult, IncidentSummary } from "../../functions/shared/cortex/api.ts";
-import { readIncidentState, updateIncidentState } from "../../functions/shared/incident-state.ts";
+import {
+  type IncidentStateRecord,
+  readIncidentState,
+  updateIncidentState,
+} from "../../functions/shared/incident-state.ts";
 import { EnricherMetric } from "../../functions/shared/metric-names.ts";
 import { digestIncident } from "../../functions/shared/notification.ts";
 import { localAwsClients } from "../../local/aws-endpoint.ts";
@@ -228,7 +232,7 @@ describe("notifying once per incident", () => {
     // Another instance claimed this incident's notification a moment ago and is still publishing it.
     const otherClaimId = randomUUID();
     const otherArchive = { bucket: aws.bucket, key: `incidents/2026/11/20/${id}/other.json.gz` };
-    await updateIncidentState(aws.s3, aws.bucket, id, (current) => ({
+    const claimedElsewhere = (current: IncidentStateRecord) => ({
       ...current,
       notified: pendingRecord(
         {
@@ -245,6 +249,10 @@ describe("notifying once per incident", () => {
         },
         run.clock.now(),
       ),
+    });
+    await updateIncidentState(aws.s3, aws.bucket, id, (current) => ({
+      record: claimedElsewhere(current),
+      result: undefined,
     }));
 
     await sendVersions(aws, [versionMessage(incident)]);

@@ -11,11 +11,11 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CURSOR_KEY,
-  CursorStoreError,
   compareIncidentCursors,
   furthestIncidentCursor,
   IncidentCursorStore,
 } from "../../functions/shared/cursor.ts";
+import { S3JsonStoreError } from "../../functions/shared/s3-json-store.ts";
 import { type AwsHarness, startAwsHarness } from "./aws-harness.ts";
 
 const at = (modificationTime: number, ...idsAtCursor: string[]) => ({ modificationTime, idsAtCursor });
@@ -89,8 +89,8 @@ describe("cursor store on the embedded S3", () => {
       new PutObjectCommand({ Bucket: bucket, Key: CURSOR_KEY, Body: '{"modificationTime":"soon"}' }),
     );
     const store = new IncidentCursorStore({ s3, bucket });
-    await expect(store.load()).rejects.toBeInstanceOf(CursorStoreError);
-    await expect(store.load()).rejects.toThrow(`s3://${bucket}/state/cursor.json is not a cursor`);
+    await expect(store.load()).rejects.toBeInstanceOf(S3JsonStoreError);
+    await expect(store.load()).rejects.toThrow(`s3://${bucket}/state/cursor.json does not have the expected shape`);
     await expect(store.load()).rejects.toThrow("Fix or delete it");
   });
 });
@@ -120,7 +120,7 @@ describe("cursor store conditional writes (aws-sdk-client-mock: fauxqs does not 
   function mockedStore() {
     const s3 = new S3Client({ region: "us-east-1" });
     const mock = mockClient(s3);
-    return { mock, store: new IncidentCursorStore({ s3, bucket: "archive", maxConflictRetries: 2 }) };
+    return { mock, store: new IncidentCursorStore({ s3, bucket: "archive", maxAttempts: 3 }) };
   }
   const puts = (mock: ReturnType<typeof mockClient>) =>
     mock.commandCalls(PutObjectCommand).map((call) => call.args[0].input as PutObjectCommandInput);
