@@ -3,6 +3,8 @@
 // is drained by the whole pipeline (poller, queue, two enricher instances); the emulator's request log
 // gives the sustained call rate. The same run supplies the per-version figures of the cost model.
 
+import { paceInterval } from "../functions/shared/pacing.ts";
+import { enricherSizing } from "../lib/config.ts";
 import type { RequestLogEntry } from "../local/emulator/index.ts";
 import type { SqsBatchHandler } from "../local/runner/event-source.ts";
 import { PipelineHarness } from "../test/e2e/pipeline-harness.ts";
@@ -77,15 +79,22 @@ interface ScenarioRun {
 }
 
 async function runScenario({ backlog, limit }: BudgetScenario): Promise<ScenarioRun> {
-  const slotMs = ((INSTANCES * 60_000) / ((limit.requests * 60_000) / limit.windowMs)) * 1.02;
+  const budgetPerMinute = (limit.requests * 60_000) / limit.windowMs;
+  const sizing = enricherSizing({
+    batchSize: 5,
+    maxConcurrency: INSTANCES,
+    budgetPerMinute,
+    marginSeconds: 2,
+  });
+  const slotMs = paceInterval(budgetPerMinute, INSTANCES);
   const harness = await PipelineHarness.start({
     seed: 1,
     incidents: backlog,
     extraDataLimit: limit,
     maxConcurrency: INSTANCES,
     batchSize: 5,
-    // Sized as the stack sizes it: a batch at the paced rate plus a margin.
-    functionTimeoutMs: Math.ceil(5 * slotMs + 2_000),
+    // Sized by the stack's formula (lib/config.ts), with a margin as compressed as the budget.
+    functionTimeoutMs: sizing.timeoutSeconds * 1000,
     visibilityTimeoutSeconds: 300,
     enricherDeadlineMarginMs: 1_000,
     pollerTimeoutMs: 60_000,

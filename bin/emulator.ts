@@ -1,6 +1,7 @@
 // `npm run emulator -- [--port N] [--seed S] [--incidents N] [--product xdr|xpanse] [--live-interval MS]`:
 // the Cortex tenant emulator alone; prints one JSON line {"url", "keys"} when ready, stops on SIGINT/SIGTERM.
 import { parseArgs } from "node:util";
+import { CORTEX_PRODUCTS, isCortexProduct } from "../functions/shared/cortex/vocabulary.ts";
 import { type EmulatedProduct, startCortexEmulator } from "../local/emulator/index.ts";
 
 const USAGE =
@@ -28,8 +29,10 @@ const { values } = parseArgs({
 });
 
 const product = values.product ?? "xdr";
-if (product !== "xdr" && product !== "xpanse") {
-  process.stderr.write(`--product must be xdr or xpanse, got "${product}"\n${USAGE}\n`);
+if (!isCortexProduct(product)) {
+  process.stderr.write(
+    `--product must be one of ${CORTEX_PRODUCTS.join(", ")}, got "${product}"\n${USAGE}\n`,
+  );
   process.exit(2);
 }
 const liveInterval = integerOption("live-interval", values["live-interval"]);

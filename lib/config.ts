@@ -2,8 +2,13 @@
 // `cdk synth` with the field's path and what is allowed instead of failing later in AWS.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { CortexApiError } from "../functions/shared/cortex/errors.ts";
-import { parseIncidentFilters } from "../functions/shared/cortex/request.ts";
+import type { IncidentFilterInput } from "../functions/shared/cortex/api.ts";
+import { incidentFilterProblems } from "../functions/shared/cortex/filter-config.ts";
+import {
+  CORTEX_PRODUCTS,
+  DEFAULT_NOTIFY_MIN_SEVERITY,
+  NOTIFY_SEVERITIES,
+} from "../functions/shared/cortex/vocabulary.ts";
 
 const secretArn = z
   .string()
@@ -18,18 +23,6 @@ const kmsKeyArn = z
     /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[a-f0-9-]+$/,
     "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)",
   );
-
-/** An extra get_incidents filter, ANDed with the poller's own modification_time cursor filter. */
-const incidentFilter = z.strictObject({
-  field: z
-    .string()
-    .min(1)
-    .refine((field) => field !== "modification_time", {
-      message: "modification_time is the poller's cursor and cannot be filtered on here",
-    }),
-  operator: z.enum(["in", "contains", "gte", "lte", "eq", "neq"]),
-  value: z.union([z.string(), z.number(), z.array(z.string()).min(1)]),
-});
 
 /** Every value CloudWatch Logs accepts as a retention period, in days. */
 export const LOG_RETENTION_DAYS = [
@@ -66,12 +59,13 @@ export const pipelineConfigSchema = z
       protocol: /^https$/,
       message: "must be an https:// URL such as https://api-acme.xdr.eu.paloaltonetworks.com",
     }),
-    product: z.enum(["xdr", "xpanse"]).default("xdr"),
+    product: z.enum(CORTEX_PRODUCTS).default("xdr"),
     /** An existing secret holding {"apiKey","apiKeyId","authType"}; omitted: the stack creates one to fill. */
     secretArn: secretArn.optional(),
     schedule: scheduleExpression.default("rate(1 minute)"),
     firstRunLookbackMinutes: z.number().int().positive().max(525_600).default(1440),
-    incidentFilters: z.array(incidentFilter).default([]),
+    /** Extra get_incidents filters, ANDed with the poller's cursor; checked below by the one filter rule. */
+    incidentFilters: z.array(z.custom<IncidentFilterInput>()).default([]),
     alertsLimit: z.number().int().min(1).max(1000).default(1000),
     apiBudgetPerMinute: z.number().int().min(1).max(600).default(10),
     enricher: z
@@ -82,7 +76,7 @@ export const pipelineConfigSchema = z
         batchSize: z.number().int().min(1).max(10).default(5),
       })
       .prefault({}),
-    notifyMinSeverity: z.enum(["low", "medium", "high", "critical"]).default("high"),
+    notifyMinSeverity: z.enum(NOTIFY_SEVERITIES).default(DEFAULT_NOTIFY_MIN_SEVERITY),
     notificationEmails: z.array(z.email()).default([]),
     notificationSmsNumbers: z
       .array(z.string().regex(/^\+[1-9]\d{1,14}$/, "must be an E.164 phone number such as +14155550100"))
@@ -122,22 +116,13 @@ export const pipelineConfigSchema = z
       })
       .prefault({}),
   })
-  // The same field/operator rules the Cortex client enforces at run time, so a filter the API would
-  // reject (status with "in", an Xpanse-only field on XDR) fails the synth instead of every poll.
+  // The rule the poller and `npm start --filters` apply too, so a filter the API would reject (status with
+  // "in", an Xpanse-only field on XDR, the cursor's own field) fails the synth instead of every poll.
   .superRefine((config, context) => {
-    config.incidentFilters.forEach((filter, index) => {
-      try {
-        parseIncidentFilters([filter], config.product);
-      } catch (error) {
-        if (!(error instanceof CortexApiError)) throw error;
-        context.addIssue({
-          code: "custom",
-          path: ["incidentFilters", index],
-          message: error.message,
-          input: filter,
-        });
-      }
-    });
+    for (const problem of incidentFilterProblems(config.incidentFilters, config.product)) {
+      const path = problem.index === undefined ? ["incidentFilters"] : ["incidentFilters", problem.index];
+      context.addIssue({ code: "custom", path, message: problem.message });
+    }
   });
 
 /** What a user writes (defaults may be left out). */
@@ -222,17 +207,42 @@ export function loadPipelineConfigFile(path: string): PipelineConfig {
   return parsePipelineConfig(json, path);
 }
 
-/** Seconds one extra-data call may take of an invocation: each concurrent enricher gets an equal share of the budget. */
-export function extraDataCallIntervalSeconds(
-  config: Pick<PipelineConfig, "apiBudgetPerMinute" | "enricher">,
-): number {
-  return (60 * config.enricher.maxConcurrency) / config.apiBudgetPerMinute;
-}
-
 /** Headroom per invocation for the secret, S3 and SNS calls and a slow API reply. */
 export const ENRICHER_TIMEOUT_MARGIN_SECONDS = 60;
 /** Lambda's hard limit. */
 export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+
+export interface EnricherSizingInput {
+  batchSize: number;
+  maxConcurrency: number;
+  budgetPerMinute: number;
+  /** Default ENRICHER_TIMEOUT_MARGIN_SECONDS; the time-compressed benchmarks pass a smaller one. */
+  marginSeconds?: number;
+}
+
+export interface EnricherSizing {
+  /** Seconds between one instance's extra-data calls: each concurrent enricher gets an equal share of the budget. */
+  intervalSeconds: number;
+  /** A whole batch at the paced rate plus the margin, in whole seconds. */
+  timeoutSeconds: number;
+  /** Whether that fits in Lambda's 900 s. */
+  fits: boolean;
+  /** The largest batch that would fit (0: none). */
+  maxBatchSize: number;
+}
+
+/** The one formula for the enricher's timeout: the stack, the local runner and the benchmarks size it here. */
+export function enricherSizing(input: EnricherSizingInput): EnricherSizing {
+  const margin = input.marginSeconds ?? ENRICHER_TIMEOUT_MARGIN_SECONDS;
+  const intervalSeconds = (60 * input.maxConcurrency) / input.budgetPerMinute;
+  const timeoutSeconds = Math.ceil(input.batchSize * intervalSeconds + margin);
+  return {
+    intervalSeconds,
+    timeoutSeconds,
+    fits: timeoutSeconds <= LAMBDA_MAX_TIMEOUT_SECONDS,
+    maxBatchSize: Math.max(0, Math.floor((LAMBDA_MAX_TIMEOUT_SECONDS - margin) / intervalSeconds)),
+  };
+}
 
 /**
  * The enricher timeout that lets a whole batch finish at the paced rate, or a PipelineConfigError
@@ -241,10 +251,9 @@ export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 export function enricherTimeoutSeconds(
   config: Pick<PipelineConfig, "apiBudgetPerMinute" | "enricher">,
 ): number {
-  const interval = extraDataCallIntervalSeconds(config);
-  const needed = Math.ceil(config.enricher.batchSize * interval + ENRICHER_TIMEOUT_MARGIN_SECONDS);
-  if (needed > LAMBDA_MAX_TIMEOUT_SECONDS) {
-    const maxBatch = Math.floor((LAMBDA_MAX_TIMEOUT_SECONDS - ENRICHER_TIMEOUT_MARGIN_SECONDS) / interval);
+  const sizing = enricherSizing({ ...config.enricher, budgetPerMinute: config.apiBudgetPerMinute });
+  const { intervalSeconds: interval, timeoutSeconds: needed, maxBatchSize: maxBatch } = sizing;
+  if (!sizing.fits) {
     throw new PipelineConfigError(
       `Invalid cortex-incident-export configuration: a batch of enricher.batchSize=${config.enricher.batchSize} ` +
         `paced at one extra-data call every ${interval} s (60 * enricher.maxConcurrency=${config.enricher.maxConcurrency} / ` +

@@ -12,7 +12,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import type { ExtraDataSource } from "../shared/cortex/api.ts";
 import { isCortexError } from "../shared/cortex/errors.ts";
-import type { NotifySeverity } from "../shared/notification.ts";
+import type { NotifySeverity } from "../shared/cortex/vocabulary.ts";
 import { createApiBudgetPacer } from "../shared/pacing.ts";
 import { type IncidentVersionMessage, incidentVersionMessageSchema } from "../shared/queue-message.ts";
 import { enrichIncidentVersion } from "./enrich-incident.ts";

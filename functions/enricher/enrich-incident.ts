@@ -9,16 +9,17 @@ import { archiveIncident, archiveKey, QUARANTINE_PREFIX, quarantineReply } from 
 import type { ExtraDataResult, ExtraDataSource } from "../shared/cortex/api.ts";
 import { type CortexApiError, isCortexError } from "../shared/cortex/errors.ts";
 import { isRecord } from "../shared/cortex/schemas.ts";
+import type { NotifySeverity } from "../shared/cortex/vocabulary.ts";
 import {
   type IncidentStateRecord,
   readIncidentState,
   updateIncidentState,
 } from "../shared/incident-state.ts";
 import { EnricherMetric } from "../shared/metric-names.ts";
-import { digestIncident, type NotifySeverity } from "../shared/notification.ts";
+import { digestIncident } from "../shared/notification.ts";
 import type { ApiBudgetPacer } from "../shared/pacing.ts";
 import type { IncidentVersionMessage } from "../shared/queue-message.ts";
-import { type NotificationPlan, planNotification, planTakeOver, publishClaim } from "./notification-claim.ts";
+import { planNotification, planTakeOver, publishClaim } from "./notification-claim.ts";
 
 export interface EnrichmentContext {
   s3: S3Client;
@@ -159,7 +160,10 @@ export async function enrichIncidentVersion(
         record: {
           ...current,
           not_found: {
-            modification_time: Math.max(current.not_found?.modification_time ?? -1, message.modification_time),
+            modification_time: Math.max(
+              current.not_found?.modification_time ?? -1,
+              message.modification_time,
+            ),
             recorded_at: fetchTime,
           },
         },
@@ -238,7 +242,9 @@ export async function enrichIncidentVersion(
       claimId,
       expiresAt: claimExpiry(context),
     });
-    const archived = keepArchived ? current.archived : { modification_time: covers, key, archived_at: archivedAt };
+    const archived = keepArchived
+      ? current.archived
+      : { modification_time: covers, key, archived_at: archivedAt };
     return { record: { ...current, archived, notified: decided.notified }, result: decided.plan };
   });
   if (plan.kind === "claimed_elsewhere") {

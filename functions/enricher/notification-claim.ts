@@ -7,15 +7,14 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SNSClient } from "@aws-sdk/client-sns";
+import { type NotifySeverity, severityRank } from "../shared/cortex/vocabulary.ts";
 import { type IncidentStateRecord, updateIncidentState } from "../shared/incident-state.ts";
 import { EnricherMetric } from "../shared/metric-names.ts";
 import {
   type ArchiveLocation,
   type IncidentDigest,
-  type NotifySeverity,
   notificationDue,
   publishIncidentNotification,
-  severityRank,
 } from "../shared/notification.ts";
 
 export type NotifiedRecord = NonNullable<IncidentStateRecord["notified"]>;
@@ -107,15 +106,15 @@ export function planNotification(
 ): { plan: NotificationPlan; notified: NotifiedRecord | null | undefined } {
   const pending = pendingClaimOf(notified);
   const stale = pending !== undefined && pending.expiresAt <= request.now;
-  const rank = severityRank(request.digest.severity);
-  if (notified != null && !stale && severityRank(notified.severity) >= rank) {
+  const rank = severityRank(request.digest.severity, request.threshold);
+  if (notified != null && !stale && severityRank(notified.severity, request.threshold) >= rank) {
     const plan: NotificationPlan =
       pending === undefined
         ? { kind: "not_due" }
         : { kind: "claimed_elsewhere", severity: pending.severity, expiresAt: pending.expiresAt };
     return { plan, notified };
   }
-  if (stale && severityRank(pending.severity) >= rank) {
+  if (stale && severityRank(pending.severity, request.threshold) >= rank) {
     const claim = takeOver(pending, request);
     return { plan: { kind: "publish", claim, takenOver: true }, notified: pendingRecord(claim, request.now) };
   }

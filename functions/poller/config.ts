@@ -1,8 +1,7 @@
 // The poller's configuration, read once at cold start from the environment the stack sets.
 import { z } from "zod";
 import type { CortexProduct, IncidentFilterInput } from "../shared/cortex/api.ts";
-import { CortexApiError } from "../shared/cortex/errors.ts";
-import { parseIncidentFilters } from "../shared/cortex/request.ts";
+import { IncidentFilterConfigError, parseIncidentFiltersJson } from "../shared/cortex/filter-config.ts";
 import { pollerEnvironmentSchema } from "../shared/lambda-environment.ts";
 
 export interface PollerConfig {
@@ -23,35 +22,18 @@ export class PollerConfigError extends Error {
   }
 }
 
-const filtersSchema = z.array(
-  z.object({ field: z.string().min(1), operator: z.string().min(1), value: z.unknown() }),
-);
-
 export function readPollerConfig(env: Record<string, string | undefined>): PollerConfig {
   const parsed = pollerEnvironmentSchema.safeParse(env);
   if (!parsed.success) {
     throw new PollerConfigError(`Poller environment is invalid:\n${z.prettifyError(parsed.error)}`);
   }
-  let filtersJson: unknown;
-  try {
-    filtersJson = JSON.parse(parsed.data.INCIDENT_FILTERS);
-  } catch {
-    throw new PollerConfigError(
-      'INCIDENT_FILTERS is not JSON; expected an array such as [{"field":"status","operator":"eq","value":"new"}].',
-    );
-  }
-  const filters = filtersSchema.safeParse(filtersJson);
-  if (!filters.success) {
-    throw new PollerConfigError(
-      `INCIDENT_FILTERS must be an array of {field, operator, value}:\n${z.prettifyError(filters.error)}`,
-    );
-  }
   const product = parsed.data.CORTEX_PRODUCT;
+  let filters: IncidentFilterInput[];
   try {
     // The client would reject them on every run; say so once, at cold start, naming the variable.
-    parseIncidentFilters(filters.data, product);
+    filters = parseIncidentFiltersJson(parsed.data.INCIDENT_FILTERS, product, "INCIDENT_FILTERS");
   } catch (error) {
-    if (error instanceof CortexApiError) throw new PollerConfigError(`INCIDENT_FILTERS: ${error.message}`);
+    if (error instanceof IncidentFilterConfigError) throw new PollerConfigError(error.message);
     throw error;
   }
   return {
@@ -60,7 +42,7 @@ export function readPollerConfig(env: Record<string, string | undefined>): Polle
     secretArn: parsed.data.CORTEX_SECRET_ARN,
     apiUrl: parsed.data.CORTEX_API_URL,
     product,
-    filters: filters.data.map((f) => ({ field: f.field, operator: f.operator, value: f.value })),
+    filters,
     firstRunLookbackMs: parsed.data.FIRST_RUN_LOOKBACK_MINUTES * 60_000,
   };
 }

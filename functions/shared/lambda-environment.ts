@@ -1,9 +1,10 @@
 // Environment variables the stack sets and the handlers read at cold start: one schema per function,
 // so a missing or malformed value fails the cold start naming the variable. No secret ever goes here.
 import { z } from "zod";
+import { CORTEX_PRODUCTS, DEFAULT_NOTIFY_MIN_SEVERITY, NOTIFY_SEVERITIES } from "./cortex/vocabulary.ts";
 
-const product = z.enum(["xdr", "xpanse"]);
-const severity = z.enum(["low", "medium", "high", "critical"]);
+const product = z.enum(CORTEX_PRODUCTS);
+const severity = z.enum(NOTIFY_SEVERITIES);
 
 export const pollerEnvironmentSchema = z.object({
   ARCHIVE_BUCKET: z.string().min(3),
@@ -27,6 +28,6 @@ export const enricherEnvironmentSchema = z.object({
   ALERTS_LIMIT: z.coerce.number().int().min(1).max(1000).default(1000),
   API_BUDGET_PER_MINUTE: z.coerce.number().positive().default(10),
   MAX_CONCURRENCY: z.coerce.number().int().min(2).default(2),
-  NOTIFY_MIN_SEVERITY: severity.default("high"),
+  NOTIFY_MIN_SEVERITY: severity.default(DEFAULT_NOTIFY_MIN_SEVERITY),
 });
 export type EnricherEnvironment = z.infer<typeof enricherEnvironmentSchema>;

@@ -3,9 +3,12 @@
 // `sms` for phones; an ASCII one-line Subject; attributes for subscription filter policies.
 import { PublishCommand, type PublishCommandInput, type SNSClient } from "@aws-sdk/client-sns";
 import { z } from "zod";
-import { SEVERITY_RANK } from "./cortex/api.ts";
-
-export type NotifySeverity = "low" | "medium" | "high" | "critical";
+import {
+  type NotifySeverity,
+  normalizeIncidentStatus,
+  normalizeSeverity,
+  severityRank,
+} from "./cortex/vocabulary.ts";
 
 /** The contract says at most 100; SNS's Publish API says "less than 100 characters long": 99 satisfies both. */
 export const SUBJECT_MAX = 99;
@@ -14,19 +17,15 @@ export const SMS_MAX = 140;
 const LIST_MAX = 50;
 const DESCRIPTION_MAX = 4000;
 
-export function severityRank(severity: string | undefined): number {
-  return (severity === undefined ? undefined : SEVERITY_RANK[severity.toLowerCase()]) ?? 0;
-}
-
 /** At or above the threshold, and higher than anything notified before for this incident. */
 export function notificationDue(
   severity: string,
   threshold: NotifySeverity,
   previouslyNotified: string | undefined,
 ): boolean {
-  const rank = severityRank(severity);
-  if (rank < severityRank(threshold)) return false;
-  return previouslyNotified === undefined || rank > severityRank(previouslyNotified);
+  const rank = severityRank(severity, threshold);
+  if (rank < severityRank(threshold, threshold)) return false;
+  return previouslyNotified === undefined || rank > severityRank(previouslyNotified, threshold);
 }
 
 /** What a notification says about an incident, read leniently from the reply with the queue message as fallback. */
@@ -98,6 +97,11 @@ const texts = (value: unknown): string[] => {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
 };
 
+/** The severity in its classic spelling when the pipeline knows it; otherwise the value as received. */
+function canonicalSeverity(value: string): string {
+  return normalizeSeverity(value) ?? value;
+}
+
 export function digestIncident(
   incident: Record<string, unknown> | undefined,
   fallback: DigestFallback,
@@ -106,8 +110,9 @@ export function digestIncident(
   return {
     incidentId: text(field("incident_id")) ?? fallback.incident_id,
     name: text(field("incident_name")) ?? text(fallback.incident_name),
-    severity: text(field("severity")) ?? fallback.severity,
-    status: text(field("status")) ?? fallback.status,
+    // Canonical spellings (SEV_040_HIGH -> high), so subjects and filter attributes read one way; the archive keeps the raw value.
+    severity: canonicalSeverity(text(field("severity")) ?? fallback.severity),
+    status: normalizeIncidentStatus(text(field("status")) ?? fallback.status),
     creationTime: count(field("creation_time")) ?? fallback.creation_time,
     modificationTime: count(field("modification_time")) ?? fallback.modification_time,
     description: text(field("description")),

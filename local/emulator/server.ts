@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
+import { CORTEX_API_PATHS } from "../../functions/shared/cortex/paths.ts";
 import type { KeyVerifier } from "./auth.ts";
 import type { FaultPlan } from "./faults.ts";
 import type { RequestJournal } from "./journal.ts";
@@ -13,10 +14,13 @@ import type { EmulatedProduct, EmulatorEndpoint } from "./types.ts";
 
 export const DEFAULT_ALERTS_LIMIT = 1000;
 
-const ROUTES: Readonly<Record<string, EmulatorEndpoint>> = {
-  "/public_api/v1/incidents/get_incidents": "get_incidents",
-  "/public_api/v1/incidents/get_incident_extra_data": "get_incident_extra_data",
-};
+// Keyed without the trailing slash, which the real service treats as optional.
+const ROUTES: Readonly<Record<string, EmulatorEndpoint>> = Object.fromEntries(
+  (Object.entries(CORTEX_API_PATHS) as [EmulatorEndpoint, string][]).map(([endpoint, path]) => [
+    path.replace(/\/$/, ""),
+    endpoint,
+  ]),
+);
 
 export interface PublicApiContext {
   product: EmulatedProduct;

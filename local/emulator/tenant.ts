@@ -1,6 +1,6 @@
 // The tenant's incident store: the backlog, new incidents, bursts, modifications, and every version ever served.
 
-import { SEVERITY_RANK } from "../../functions/shared/cortex/api.ts";
+import { normalizeSeverity, SEVERITY_RANK } from "../../functions/shared/cortex/vocabulary.ts";
 import {
   ALERT_SEVERITIES,
   type AlertBatch,
@@ -188,7 +188,7 @@ export class IncidentStore {
     const roll = random.next();
     if (status.startsWith("resolved")) return { status: "under_investigation", addAlerts: random.int(1, 3) };
     if (roll < 0.25 && severity !== "critical") {
-      return { severity: (SEVERITY_RANK[severity] ?? 0) >= 3 ? "critical" : "high" };
+      return { severity: rankOf(severity) >= 3 ? "critical" : "high" };
     }
     if (roll < 0.5) return { addAlerts: random.int(1, 20) };
     if (roll < 0.75 && status === "new") return { status: "under_investigation" };
@@ -197,13 +197,13 @@ export class IncidentStore {
 
   private applyChanges(record: IncidentRecord, changes: IncidentChanges, time: number, random: Random): void {
     const { incident } = record;
-    const currentRank = SEVERITY_RANK[incident.severity] ?? 0;
+    const currentRank = rankOf(incident.severity);
     if (changes.addAlerts !== undefined && changes.addAlerts > 0) {
-      const capped = ALERT_SEVERITIES.find((s) => (SEVERITY_RANK[s] ?? 0) <= currentRank) ?? "informational";
+      const capped = ALERT_SEVERITIES.find((s) => rankOf(s) <= currentRank) ?? "informational";
       record.batches.push({ detectedAt: time, counts: alertCountsFor(random, changes.addAlerts, capped) });
     }
     if (changes.severity !== undefined) {
-      if ((SEVERITY_RANK[changes.severity] ?? 0) > currentRank && isAlertSeverity(changes.severity)) {
+      if (rankOf(changes.severity) > currentRank && isAlertSeverity(changes.severity)) {
         record.batches.push({ detectedAt: time, counts: alertCountsFor(random, 1, changes.severity) });
       }
       incident.severity = changes.severity;
@@ -224,4 +224,9 @@ export class IncidentStore {
     Object.assign(incident, changes.fields ?? {});
     incident.modification_time = time;
   }
+}
+
+/** The emulator's own order of the severities it generates (unknown lowest). */
+function rankOf(severity: string): number {
+  return SEVERITY_RANK[normalizeSeverity(severity) ?? "unknown"];
 }

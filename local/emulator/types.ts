@@ -1,11 +1,13 @@
 // The emulator's public surface: options, keys, faults and the control API that tests, benchmarks and the runner use.
 
 import type { CortexAuthType, CortexProduct } from "../../functions/shared/cortex/api.ts";
+import type { CortexEndpoint } from "../../functions/shared/cortex/paths.ts";
 
 // The same products and key types the client speaks, so the two cannot drift apart.
 export type EmulatedProduct = CortexProduct;
 export type EmulatorKeyType = CortexAuthType;
-export type EmulatorEndpoint = "get_incidents" | "get_incident_extra_data";
+/** The endpoints the emulator serves: every path the client calls (functions/shared/cortex/paths.ts). */
+export type EmulatorEndpoint = CortexEndpoint;
 
 export interface EmulatorKey {
   id: string;

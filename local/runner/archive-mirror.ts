@@ -2,8 +2,7 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-
-export const ARCHIVE_PREFIX = "incidents/";
+import { ARCHIVE_PREFIX } from "../../functions/shared/archive.ts";
 
 export interface ArchiveMirrorOptions {
   s3: S3Client;

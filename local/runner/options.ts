@@ -6,14 +6,22 @@ import type {
   CortexProduct,
   IncidentFilterInput,
 } from "../../functions/shared/cortex/api.ts";
-import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
-import { parseIncidentFilters } from "../../functions/shared/cortex/request.ts";
-import { ENRICHER_TIMEOUT_MARGIN_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS } from "../../lib/config.ts";
+import {
+  IncidentFilterConfigError,
+  parseIncidentFiltersJson,
+} from "../../functions/shared/cortex/filter-config.ts";
+import {
+  CORTEX_AUTH_TYPES,
+  CORTEX_PRODUCTS,
+  DEFAULT_NOTIFY_MIN_SEVERITY,
+  isCortexAuthType,
+  NOTIFY_SEVERITIES,
+  type NotifySeverity,
+} from "../../functions/shared/cortex/vocabulary.ts";
+import { enricherSizing, LAMBDA_MAX_TIMEOUT_SECONDS } from "../../lib/config.ts";
 
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "SILENT"] as const;
 export type RunnerLogLevel = (typeof LOG_LEVELS)[number];
-
-const NOTIFY_SEVERITIES = ["low", "medium", "high", "critical"] as const;
 
 /** A real tenant, given through the four CORTEX_* variables. The key is never printed. */
 export interface TenantTarget {
@@ -44,7 +52,7 @@ export interface RunnerOptions {
   maxReceiveCount: number;
   budgetPerMinute: number;
   alertsLimit: number;
-  notifyMinSeverity: (typeof NOTIFY_SEVERITIES)[number];
+  notifyMinSeverity: NotifySeverity;
   lookbackMinutes: number;
   filters: IncidentFilterInput[];
   product: CortexProduct;
@@ -64,7 +72,7 @@ export const DEFAULTS = {
   maxReceiveCount: 5,
   budgetPerMinute: 10,
   alertsLimit: 1000,
-  notifyMinSeverity: "high",
+  notifyMinSeverity: DEFAULT_NOTIFY_MIN_SEVERITY,
   lookbackMinutes: 1440,
   product: "xdr",
   logLevel: "WARN",
@@ -88,10 +96,6 @@ const TENANT_VARIABLES = [
   "CORTEX_AUTH_TYPE",
 ] as const;
 
-const filterSchema = z.array(
-  z.object({ field: z.string().min(1), operator: z.string().min(1), value: z.unknown() }),
-);
-
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
 const flagSchema = z.object({
@@ -109,7 +113,7 @@ const flagSchema = z.object({
   "notify-min-severity": z.enum(NOTIFY_SEVERITIES).default(DEFAULTS.notifyMinSeverity),
   "lookback-minutes": int(1).default(DEFAULTS.lookbackMinutes),
   filters: z.string().default("[]"),
-  product: z.enum(["xdr", "xpanse"]).default(DEFAULTS.product),
+  product: z.enum(CORTEX_PRODUCTS).default(DEFAULTS.product),
   "log-level": z
     .string()
     .transform((value) => value.toUpperCase())
@@ -204,9 +208,9 @@ export function enricherTimeoutSeconds(
   maxConcurrency: number,
   budgetPerMinute: number,
 ): number {
-  const intervalSeconds = (60 * maxConcurrency) / budgetPerMinute;
-  const needed = Math.ceil(batchSize * intervalSeconds + ENRICHER_TIMEOUT_MARGIN_SECONDS);
-  if (needed > LAMBDA_MAX_TIMEOUT_SECONDS) {
+  const sizing = enricherSizing({ batchSize, maxConcurrency, budgetPerMinute });
+  const { intervalSeconds, timeoutSeconds: needed } = sizing;
+  if (!sizing.fits) {
     throw new RunnerOptionsError(
       `A batch of ${batchSize} paced at one extra-data call every ${intervalSeconds} s per instance needs ${needed} s, ` +
         `more than Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s: lower --batch-size or --max-concurrency, or raise --budget-per-minute.`,
@@ -245,8 +249,10 @@ function cortexTarget(
   }
   const url = optionalUrl(env, "CORTEX_API_URL") as string;
   const authType = (env.CORTEX_AUTH_TYPE ?? "").trim().toLowerCase();
-  if (authType !== "standard" && authType !== "advanced") {
-    throw new RunnerOptionsError(`CORTEX_AUTH_TYPE must be "standard" or "advanced", not "${authType}".`);
+  if (!isCortexAuthType(authType)) {
+    throw new RunnerOptionsError(
+      `CORTEX_AUTH_TYPE must be one of ${CORTEX_AUTH_TYPES.join(", ")}, not "${authType}".`,
+    );
   }
   return {
     kind: "tenant",
@@ -266,24 +272,13 @@ function optionalUrl(env: Readonly<Record<string, string | undefined>>, name: st
 }
 
 function parseFilters(text: string, product: CortexProduct): IncidentFilterInput[] {
-  let json: unknown;
   try {
-    json = JSON.parse(text);
-  } catch {
-    throw new RunnerOptionsError(
-      `--filters must be a JSON array like [{"field":"status","operator":"eq","value":"new"}], not ${text}.`,
-    );
-  }
-  const filters = filterSchema.safeParse(json);
-  if (!filters.success) throw new RunnerOptionsError(`--filters: ${formatIssues(filters.error)}.`);
-  try {
-    // The client's own field/operator rules, so a filter the API would reject stops the start, not every poll.
-    parseIncidentFilters(filters.data, product);
+    // The rule `cdk synth` applies (filter-config.ts), so a filter the API would reject stops the start.
+    return parseIncidentFiltersJson(text, product, "--filters");
   } catch (error) {
-    if (error instanceof CortexApiError) throw new RunnerOptionsError(`--filters: ${error.message}.`);
+    if (error instanceof IncidentFilterConfigError) throw new RunnerOptionsError(error.message);
     throw error;
   }
-  return filters.data;
 }
 
 function formatIssues(error: z.ZodError): string {

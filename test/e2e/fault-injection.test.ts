@@ -8,7 +8,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEVERITY_RANK } from "../../functions/shared/cortex/api.ts";
+import { SEVERITY_RANK, severityRank } from "../../functions/shared/cortex/vocabulary.ts";
 import { ConditionalWrites } from "../../local/conditional-writes.ts";
 import type { IncidentVersion } from "../../local/emulator/index.ts";
 import type { LocalLambdaContext, SqsBatchHandler } from "../../local/runner/event-source.ts";
@@ -17,7 +17,7 @@ import type { RunSummary } from "../../local/runner/summary.ts";
 import { type ArchivedObject, PipelineHarness, type ReceivedNotification } from "./pipeline-harness.ts";
 
 const BACKLOG = 150; // two get_incidents pages, so incidents can change between the pages of one walk
-const THRESHOLD_RANK = SEVERITY_RANK.high ?? 4;
+const THRESHOLD_RANK = SEVERITY_RANK.high;
 /** How long the tenant keeps changing (analysts, detections, the modify-between-pages fault). */
 const CHANGES_FOR_MS = 6_000;
 
@@ -231,7 +231,7 @@ beforeAll(async () => {
     if (previous === undefined || version.modification_time > previous.modification_time) {
       latest.set(version.incident_id, version);
     }
-    const rank = SEVERITY_RANK[version.severity] ?? 0;
+    const rank = severityRank(version.severity, "high");
     highest.set(version.incident_id, Math.max(highest.get(version.incident_id) ?? 0, rank));
   }
   for (const object of archive) {
@@ -327,7 +327,7 @@ describe("the pipeline under every fault at once", () => {
     for (const n of notifications) {
       notifiedAt.set(n.incidentId, (notifiedAt.get(n.incidentId) ?? new Set()).add(n.severity));
     }
-    const due = [...latest.values()].filter((v) => (SEVERITY_RANK[v.severity] ?? 0) >= THRESHOLD_RANK);
+    const due = [...latest.values()].filter((v) => severityRank(v.severity, "high") >= THRESHOLD_RANK);
     expect(due.length).toBeGreaterThan(10);
     const notNotified = due.filter((v) => !notifiedAt.get(v.incident_id)?.has(v.severity));
     expect(notNotified).toEqual([]);

@@ -27,8 +27,8 @@ import type {
   ExtraDataSource,
 } from "../../functions/shared/cortex/api.ts";
 import { type CortexAttemptEvent, CortexClient } from "../../functions/shared/cortex/client.ts";
+import type { NotifySeverity } from "../../functions/shared/cortex/vocabulary.ts";
 import { METRICS_NAMESPACE } from "../../functions/shared/metric-names.ts";
-import type { NotifySeverity } from "../../functions/shared/notification.ts";
 import {
   type EmbeddedAwsEndpoint,
   LOCAL_REGION,

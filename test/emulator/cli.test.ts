@@ -41,6 +41,6 @@ describe("npm run emulator (bin/emulator.ts)", () => {
     });
     const [code] = await once(child, "exit");
     expect(code).toBe(2);
-    expect(stderr).toContain("--product must be xdr or xpanse");
+    expect(stderr).toContain("--product must be one of xdr, xpanse");
   });
 });

@@ -1,5 +1,6 @@
 // Raw HTTP against the emulator, with auth headers computed here independently of any client code,
 // so a bug in the project's Cortex client cannot hide a bug in the emulator.
+// The paths are written out here on purpose: they check the one shared definition (cortex/paths.ts).
 import { createHash, randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { request } from "undici";

@@ -100,7 +100,13 @@ describe("incident state record: conditional writes (mocked S3)", () => {
   it("gives up with an actionable error after repeated conflicts instead of looping forever", async () => {
     s3Mock.on(GetObjectCommand).rejects(s3Error("NoSuchKey", 404));
     s3Mock.on(PutObjectCommand).rejects(s3Error("PreconditionFailed", 412));
-    const attempt = updateIncidentState(s3, "bucket", "893", (current) => ({ record: current, result: undefined }), { maxAttempts: 3 });
+    const attempt = updateIncidentState(
+      s3,
+      "bucket",
+      "893",
+      (current) => ({ record: current, result: undefined }),
+      { maxAttempts: 3 },
+    );
     await expect(attempt).rejects.toThrow(S3JsonStoreError);
     await expect(attempt).rejects.toThrow(/kept changing under 3 conditional writes/);
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(3);
@@ -109,9 +115,9 @@ describe("incident state record: conditional writes (mocked S3)", () => {
   it("does not mistake other S3 failures for conflicts", async () => {
     s3Mock.on(GetObjectCommand).rejects(s3Error("NoSuchKey", 404));
     s3Mock.on(PutObjectCommand).rejects(s3Error("AccessDenied", 403));
-    await expect(updateIncidentState(s3, "bucket", "893", (current) => ({ record: current, result: undefined }))).rejects.toThrow(
-      "AccessDenied",
-    );
+    await expect(
+      updateIncidentState(s3, "bucket", "893", (current) => ({ record: current, result: undefined })),
+    ).rejects.toThrow("AccessDenied");
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(1);
   });
 

@@ -38,12 +38,12 @@ describe("poller configuration", () => {
     expect(() => readPollerConfig(withoutBucket)).toThrow(/ARCHIVE_BUCKET/);
     expect(() =>
       readPollerConfig({ ...env, INCIDENT_FILTERS: '[{"field":"status","operator":"in","value":["new"]}]' }),
-    ).toThrow(/INCIDENT_FILTERS: .*operator "in" is not allowed on "status"/);
+    ).toThrow(/INCIDENT_FILTERS\[0\]: .*operator "in" is not allowed on "status"/);
     expect(() => readPollerConfig({ ...env, INCIDENT_FILTERS: "status=new" })).toThrow(
       /INCIDENT_FILTERS is not JSON/,
     );
     expect(() => readPollerConfig({ ...env, INCIDENT_FILTERS: '[{"field":"status"}]' })).toThrow(
-      /INCIDENT_FILTERS must be an array of \{field, operator, value\}/,
+      /INCIDENT_FILTERS\[0\]: must be an object \{field, operator, value\}/,
     );
   });
 });

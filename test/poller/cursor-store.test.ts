@@ -90,7 +90,9 @@ describe("cursor store on the embedded S3", () => {
     );
     const store = new IncidentCursorStore({ s3, bucket });
     await expect(store.load()).rejects.toBeInstanceOf(S3JsonStoreError);
-    await expect(store.load()).rejects.toThrow(`s3://${bucket}/state/cursor.json does not have the expected shape`);
+    await expect(store.load()).rejects.toThrow(
+      `s3://${bucket}/state/cursor.json does not have the expected shape`,
+    );
     await expect(store.load()).rejects.toThrow("Fix or delete it");
   });
 });

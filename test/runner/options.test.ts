@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { PipelineConfigError, parsePipelineConfig } from "../../lib/config.ts";
 import { DEFAULTS, helpText, parseRunnerOptions, RunnerOptionsError } from "../../local/runner/options.ts";
 
 const tenantEnv = {
@@ -131,7 +132,7 @@ describe("parseRunnerOptions", () => {
 
   it("rejects an unknown auth type and a URL that is not http(s)", () => {
     expect(parseError([], { ...tenantEnv, CORTEX_AUTH_TYPE: "basic" }).message).toContain(
-      'CORTEX_AUTH_TYPE must be "standard" or "advanced"',
+      "CORTEX_AUTH_TYPE must be one of standard, advanced",
     );
     expect(parseError([], { ...tenantEnv, CORTEX_API_URL: "ftp://x" }).message).toContain("CORTEX_API_URL");
     expect(parseError([], { AWS_ENDPOINT_URL: "not a url" }).message).toContain("AWS_ENDPOINT_URL");
@@ -148,11 +149,13 @@ describe("parseRunnerOptions", () => {
     expect(parseError(["--batch-size", "11"]).message).toContain("--batch-size");
     expect(parseError(["--max-concurrency", "1"]).message).toContain("--max-concurrency");
     expect(parseError(["--log-level", "loud"]).message).toContain("--log-level");
-    expect(parseError(["--filters", "{not json"]).message).toContain("--filters must be a JSON array");
+    expect(parseError(["--filters", "{not json"]).message).toContain(
+      "--filters is not JSON: it must be a JSON array",
+    );
     expect(parseError(["--filters", '[{"field":"status"}]']).message).toContain("--filters");
     expect(
       parseError(["--filters", '[{"field":"status","operator":"in","value":["new"]}]']).message,
-    ).toContain('--filters: Invalid get_incidents request: operator "in" is not allowed on "status"');
+    ).toContain('--filters[0]: Invalid get_incidents request: operator "in" is not allowed on "status"');
     expect(
       parseError(["--filters", '[{"field":"integration_source","operator":"in","value":["AWS"]}]']).message,
     ).toContain("Cortex Xpanse only");
@@ -198,5 +201,22 @@ describe("parseRunnerOptions", () => {
       expect(help).toContain(variable);
     }
     expect(parseRunnerOptions(["--help"], {}).help).toBe(true);
+  });
+
+  it("rejects a modification_time filter with the very message cdk synth gives", () => {
+    const filter = { field: "modification_time", operator: "gte", value: 1 };
+    const runner = parseError(["--filters", JSON.stringify([filter])]).message;
+    let synth = "";
+    try {
+      parsePipelineConfig({
+        cortexApiUrl: "https://api-acme.xdr.eu.paloaltonetworks.com",
+        incidentFilters: [filter],
+      });
+    } catch (error) {
+      if (error instanceof PipelineConfigError) synth = error.message;
+    }
+    const reason = "modification_time is the poller's cursor and cannot be filtered on here";
+    expect(runner).toBe(`--filters[0]: ${reason}`);
+    expect(synth).toContain(`incidentFilters[0]: ${reason}`);
   });
 });

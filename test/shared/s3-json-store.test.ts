@@ -40,7 +40,10 @@ describe("conditional S3 JSON store", () => {
   });
 
   it("writes a new object only if none exists and an existing one only if unchanged since read", async () => {
-    mock.on(GetObjectCommand).rejectsOnce(notFound()).resolves({ Body: body({ count: 1 }), ETag: '"e1"' });
+    mock
+      .on(GetObjectCommand)
+      .rejectsOnce(notFound())
+      .resolves({ Body: body({ count: 1 }), ETag: '"e1"' });
     mock.on(PutObjectCommand).resolves({ ETag: '"e2"' });
     const store = counterStore();
     const increment = (current: { count: number } | undefined) => ({

@@ -1,8 +1,9 @@
 // The Cortex client's public surface: what the poller, the enricher and the local runner rely on.
 // The implementation (client.ts) and the zod schemas (schemas.ts) must satisfy these types.
 
-export type CortexProduct = "xdr" | "xpanse";
-export type CortexAuthType = "standard" | "advanced";
+import type { CortexAuthType } from "./vocabulary.ts";
+
+export type { CortexAuthType, CortexProduct } from "./vocabulary.ts";
 
 /** As stored in Secrets Manager: {"apiKey", "apiKeyId", "authType"}. Never logged. */
 export interface CortexCredentials {
@@ -10,16 +11,6 @@ export interface CortexCredentials {
   apiKeyId: string;
   authType: CortexAuthType;
 }
-
-/** Severity order used for thresholds; unknown values rank lowest. */
-export const SEVERITY_RANK: Readonly<Record<string, number>> = {
-  unknown: 0,
-  informational: 1,
-  low: 2,
-  medium: 3,
-  high: 4,
-  critical: 5,
-};
 
 /** The fields the pipeline needs from a get_incidents item; every other field is kept as received. */
 export interface IncidentSummary {

@@ -21,13 +21,13 @@ import {
   CortexApiError,
   CortexConfigurationError,
   type CortexErrorKind,
-  EXTRA_DATA_PATH,
   errorFromResponse,
   errorFromTransport,
   redact,
   summariseErrorBody,
   withAttempts,
 } from "./errors.ts";
+import { EXTRA_DATA_PATH, GET_INCIDENTS_PATH } from "./paths.ts";
 import {
   buildGetIncidentsRequest,
   type GetIncidentsRequest,
@@ -37,9 +37,7 @@ import {
   parseIncidentFilters,
 } from "./request.ts";
 import { type GetIncidentsReply, isRecord, parseExtraDataReply, parseGetIncidentsReply } from "./schemas.ts";
-
-export const GET_INCIDENTS_PATH = "/public_api/v1/incidents/get_incidents/";
-export { EXTRA_DATA_PATH };
+import { CORTEX_PRODUCTS, isCortexProduct } from "./vocabulary.ts";
 
 const gunzipAsync = promisify(gunzip);
 
@@ -129,9 +127,9 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
 
   constructor(config: CortexClientConfig<P>) {
     this.#base = validateBaseUrl(config.baseUrl);
-    if (config.product !== "xdr" && config.product !== "xpanse") {
+    if (!isCortexProduct(config.product)) {
       throw new CortexConfigurationError(
-        `Cortex product must be "xdr" or "xpanse", got "${String(config.product)}"`,
+        `Cortex product must be one of ${CORTEX_PRODUCTS.join(", ")}, got "${String(config.product)}"`,
       );
     }
     this.product = config.product;

@@ -1,5 +1,6 @@
 // One typed error per way a Cortex API call can fail. Messages say what to check; none contains a key.
 import type { CortexAuthType } from "./api.ts";
+import { EXTRA_DATA_PATH } from "./paths.ts";
 
 export type CortexErrorKind =
   | "invalid_request" // 400, or a request rejected before it was sent
@@ -82,7 +83,6 @@ export class CortexConfigurationError extends Error {
   }
 }
 
-export const EXTRA_DATA_PATH = "/public_api/v1/incidents/get_incident_extra_data/";
 const SUMMARY_MAX_CHARS = 300;
 const INCIDENT_NOT_FOUND = /not found|does not exist/i;
 

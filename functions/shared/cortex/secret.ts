@@ -4,6 +4,7 @@ import { getSecret } from "@aws-lambda-powertools/parameters/secrets";
 import { z } from "zod";
 import type { CortexCredentials } from "./api.ts";
 import { CortexConfigurationError } from "./errors.ts";
+import { CORTEX_AUTH_TYPES } from "./vocabulary.ts";
 
 export type FetchSecret = (secretArn: string, options: { maxAge: number }) => Promise<unknown>;
 
@@ -18,7 +19,7 @@ const credentialsSchema = z.object({
   apiKey: z.string().trim().min(1),
   // Key ids are small integers; a JSON number is accepted and used as its string form.
   apiKeyId: z.union([z.string().trim().min(1), z.number().int().nonnegative().transform(String)]),
-  authType: z.enum(["standard", "advanced"]),
+  authType: z.enum(CORTEX_AUTH_TYPES),
 });
 
 const FIELD_HINTS: Readonly<Record<string, string>> = {
