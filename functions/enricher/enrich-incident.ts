@@ -118,6 +118,16 @@ async function recoverExpiredClaim(
   return true;
 }
 
+/**
+ * Where a version's time to alert starts: the poll that read it, or, when the API returned a newer version
+ * than the one queued, that version's modification_time (it did not exist when the poll ran).
+ */
+export function firstSeenAt(message: IncidentVersionMessage, archivedTime: number): number {
+  return archivedTime > message.modification_time
+    ? Math.max(message.polled_at, archivedTime)
+    : message.polled_at;
+}
+
 export async function enrichIncidentVersion(
   context: EnrichmentContext,
   message: IncidentVersionMessage,
@@ -237,6 +247,7 @@ export async function enrichIncidentVersion(
       now: context.now(),
       claimId,
       expiresAt: claimExpiry(context),
+      firstSeenAt: firstSeenAt(message, archivedTime),
     });
     plan = decided.plan;
     return {

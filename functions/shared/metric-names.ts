@@ -26,4 +26,6 @@ export const EnricherMetric = {
   IncidentNotFound: "IncidentNotFound",
   /** Seconds between the incident's modification_time and its archive write. */
   EndToEndLagSeconds: "EndToEndLagSeconds",
+  /** Seconds from the poll that first read a version to its SNS publish, per notification. */
+  TimeToAlert: "TimeToAlert",
 } as const;
