@@ -1,10 +1,8 @@
 // The analyst's manual_severity counts: an incident is judged on the higher of `severity` and
-// `manual_severity`, notified when that reaches the threshold, and its messages show both. What goes to
-// SNS is read from a mocked SNS client (the embedded endpoint ignores MessageStructure); the escalation
-// runs the real enricher against the embedded AWS endpoint with an injected clock.
-import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+// `manual_severity`, notified when that reaches the threshold, and its messages show both. What would go
+// to SNS is read from the built PublishCommand input (the embedded endpoint ignores MessageStructure); the
+// escalation runs the real enricher against the embedded AWS endpoint with an injected clock.
 import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
-import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createEnricherHandler } from "../../functions/enricher/create-handler.ts";
 import { incidentVersionMessage } from "../../functions/poller/enqueue.ts";
@@ -49,9 +47,6 @@ describe("effective severity", () => {
 });
 
 describe("a notification for an incident the analyst escalated", () => {
-  const snsMock = mockClient(SNSClient);
-  afterAll(() => snsMock.restore());
-
   const incident = incidentFields("893", { severity: "low", manual_severity: "high" });
   const sent = buildIncidentNotification({
     topicArn: "arn:aws:sns:us-east-1:000000000000:incidents",
