@@ -13,6 +13,10 @@ export const PollerMetric = {
   RunDurationMs: "RunDurationMs",
   /** A run that stopped early at its time budget and left a backlog for the next run. */
   BacklogRemaining: "BacklogRemaining",
+  /** Versions at or above the notification threshold also sent to the priority queue. */
+  PriorityHintsSent: "PriorityHintsSent",
+  /** Priority hints that could not be sent (the versions still wait on the ordinary queue). */
+  PriorityHintsFailed: "PriorityHintsFailed",
 } as const;
 
 export const EnricherMetric = {
