@@ -32,4 +32,10 @@ export const EnricherMetric = {
   EndToEndLagSeconds: "EndToEndLagSeconds",
   /** Seconds from the poll that first read a version to its SNS publish, per notification. */
   TimeToAlert: "TimeToAlert",
+  /** Priority hints received before an API call, to be served first. */
+  PriorityHintsTaken: "PriorityHintsTaken",
+  /** Priority hints that did not parse (deleted; their ordinary copies are still queued). */
+  PriorityHintsInvalid: "PriorityHintsInvalid",
+  /** ReceiveMessage on the priority queue failed; the ordinary lane was served instead. */
+  PriorityReceiveFailures: "PriorityReceiveFailures",
 } as const;
