@@ -158,6 +158,8 @@ describe("Cortex emulator: faults", () => {
       schemaViolationRate: 0,
       modifyBetweenPages: 0,
       clockSkewMs: 0,
+      withoutBatchEndpoint: false,
+      transientNotFound: 0,
     };
     emulator.control.setFaults(all);
     expect((await incidents()).status).toBe(502);
