@@ -177,16 +177,7 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
       const parsed = parseGetIncidentsReply(reply);
       if ("incidents" in parsed) return parsed;
       // Retried like any unusable body: a page with a broken item is never half-used.
-      throw new CortexApiError(
-        "unparseable_reply",
-        `Cortex API sent a reply the client cannot use: ${parsed.message}`,
-        {
-          path: GET_INCIDENTS_PATH,
-          status: 200,
-          rawBody,
-          serverMessage: parsed.message,
-        },
-      );
+      throw unusableReply(GET_INCIDENTS_PATH, rawBody, parsed.message);
     });
   }
 
@@ -230,16 +221,7 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
     return this.#post(BATCH_EXTRA_DATA_PATH, data, options, (reply, rawBody) => {
       const parsed = parseBatchExtraDataReply(reply);
       if ("elements" in parsed) return parsed;
-      throw new CortexApiError(
-        "unparseable_reply",
-        `Cortex API sent a reply the client cannot use: ${parsed.message}`,
-        {
-          path: BATCH_EXTRA_DATA_PATH,
-          status: 200,
-          rawBody,
-          serverMessage: parsed.message,
-        },
-      );
+      throw unusableReply(BATCH_EXTRA_DATA_PATH, rawBody, parsed.message);
     });
   }
 
@@ -533,6 +515,20 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
     }
     return { reply: json.reply, rawBody: text, status };
   }
+}
+
+/** A 200 whose reply the client cannot use: retried like any unusable body. */
+function unusableReply(path: string, rawBody: string, message: string): CortexApiError {
+  return new CortexApiError(
+    "unparseable_reply",
+    `Cortex API sent a reply the client cannot use: ${message}`,
+    {
+      path,
+      status: 200,
+      rawBody,
+      serverMessage: message,
+    },
+  );
 }
 
 // Keyset paging is only correct over a sorted page; an unsorted one would silently skip incidents.
