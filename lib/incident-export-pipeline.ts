@@ -29,11 +29,14 @@ import {
   POLLER_SERVICE,
   PollerMetric,
 } from "../functions/shared/metric-names.ts";
+import { PRIORITY_HINT_RETENTION_SECONDS } from "../functions/shared/queue-message.ts";
 import {
   enricherTimeoutSeconds,
   type PipelineConfig,
   type PipelineConfigInput,
+  POLLER_TIMEOUT_SECONDS,
   parsePipelineConfig,
+  pollWindowSeconds,
   scheduleIntervalMinutes,
 } from "./config.ts";
 import { PipelineFunction } from "./pipeline-function.ts";
@@ -52,7 +55,7 @@ export const ArchiveKeys = {
   quarantine: QUARANTINE_PREFIX,
 } as const;
 
-export const POLLER_TIMEOUT = Duration.minutes(5);
+export const POLLER_TIMEOUT = Duration.seconds(POLLER_TIMEOUT_SECONDS);
 /** Visibility must cover every retry of a batch inside one invocation: AWS recommends 6x the function timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
@@ -67,6 +70,8 @@ export class IncidentExportPipeline extends Construct {
   readonly accessLogsBucket: s3.Bucket;
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
+  /** The priority lane's hints: copies of high-severity messages, drained by the enricher before each API call. */
+  readonly priorityQueue: sqs.Queue;
   readonly incidentTopic: sns.Topic;
   readonly operationsTopic: sns.Topic;
   readonly secret: secretsmanager.ISecret;
@@ -141,6 +146,19 @@ export class IncidentExportPipeline extends Construct {
       visibilityTimeout: Duration.seconds(enricherTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: config.dlqMaxReceiveCount },
     });
+    // No event source: the enricher reads it before each API call. A hint returns after the enricher's timeout
+    // if its reader died, and expires after 15 minutes: by then its ordinary copy has served it or will.
+    this.priorityQueue = new sqs.Queue(this, "PriorityQueue", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.seconds(PRIORITY_HINT_RETENTION_SECONDS),
+      visibilityTimeout: enricherTimeout,
+    });
+    Validations.of(this.priorityQueue).acknowledge({
+      id: "AwsSolutions-SQS3",
+      reason:
+        "Priority hints are copies of messages on the incident queue, which has the dead-letter queue; a hint that cannot be served is dropped on purpose and its ordinary copy is still processed.",
+    });
 
     // --- Topics: incidents for people and programs, operations for alarms.
     const topicKey = config.incidentTopicKmsKeyArn
@@ -199,6 +217,10 @@ export class IncidentExportPipeline extends Construct {
       CORTEX_PRODUCT: config.product,
       INCIDENT_FILTERS: JSON.stringify(config.incidentFilters),
       FIRST_RUN_LOOKBACK_MINUTES: String(config.firstRunLookbackMinutes),
+      PRIORITY_QUEUE_URL: this.priorityQueue.queueUrl,
+      NOTIFY_MIN_SEVERITY: config.notifyMinSeverity,
+      POLL_INTERVAL_SECONDS: String(config.pollIntervalSeconds),
+      POLL_WINDOW_SECONDS: String(pollWindowSeconds(config.schedule)),
     };
     this.poller = new PipelineFunction(this, "Poller", {
       entry: "functions/poller/handler.ts",
@@ -224,7 +246,10 @@ export class IncidentExportPipeline extends Construct {
     );
     this.grantMissingKeyAnswers(this.poller, [ArchiveKeys.cursor, `${ArchiveKeys.pollerState}*`]);
     this.poller.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ["sqs:SendMessage"], resources: [this.queue.queueArn] }),
+      new iam.PolicyStatement({
+        actions: ["sqs:SendMessage"],
+        resources: [this.queue.queueArn, this.priorityQueue.queueArn],
+      }),
     );
     this.grantSecretRead(this.poller);
 
@@ -240,6 +265,7 @@ export class IncidentExportPipeline extends Construct {
       API_BUDGET_PER_MINUTE: String(config.apiBudgetPerMinute),
       MAX_CONCURRENCY: String(config.enricher.maxConcurrency),
       NOTIFY_MIN_SEVERITY: config.notifyMinSeverity,
+      PRIORITY_QUEUE_URL: this.priorityQueue.queueUrl,
     };
     this.enricher = new PipelineFunction(this, "Enricher", {
       entry: "functions/enricher/handler.ts",
@@ -258,6 +284,12 @@ export class IncidentExportPipeline extends Construct {
         batchSize: config.enricher.batchSize,
         maxConcurrency: config.enricher.maxConcurrency,
         reportBatchItemFailures: true,
+      }),
+    );
+    this.enricher.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+        resources: [this.priorityQueue.queueArn],
       }),
     );
     this.grantObjects(this.enricher, ["s3:GetObject", "s3:PutObject"], [`${ArchiveKeys.incidentState}*`]);
@@ -434,6 +466,15 @@ export class IncidentExportPipeline extends Construct {
       evaluationPeriods: 1,
       treatMissingData: notBreaching,
     });
+    this.alarm("TimeToAlertAlarm", {
+      alarmDescription:
+        "Notifications are slow: the p95 time from the poll that read a version to its SNS publish is above the bound. Check the API budget, the queue and the enricher's logs.",
+      metric: this.pipelineMetric(ENRICHER_SERVICE, EnricherMetric.TimeToAlert, "p95"),
+      threshold: config.alarms.timeToAlertSeconds,
+      comparisonOperator: gt,
+      evaluationPeriods: 1,
+      treatMissingData: notBreaching,
+    });
     this.alarm("CursorLagAlarm", {
       alarmDescription:
         "The archive is behind the tenant (or the poller reports nothing): check the poller's logs and the secret.",
@@ -510,6 +551,19 @@ export class IncidentExportPipeline extends Construct {
         left: [
           enricher(EnricherMetric.EndToEndLagSeconds, "Maximum"),
           enricher(EnricherMetric.EndToEndLagSeconds, "Average"),
+        ],
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: "Time to alert (s) and priority lane",
+        left: [enricher(EnricherMetric.TimeToAlert, "p95"), enricher(EnricherMetric.TimeToAlert, "Maximum")],
+        right: [
+          poller(PollerMetric.PriorityHintsSent),
+          poller(PollerMetric.PriorityHintsFailed),
+          enricher(EnricherMetric.PriorityHintsTaken),
+          enricher(EnricherMetric.PriorityHintsInvalid),
+          enricher(EnricherMetric.PriorityReceiveFailures),
         ],
       }),
     );

@@ -14,6 +14,7 @@ import {
   type ArchiveLocation,
   type IncidentDigest,
   notificationDue,
+  notifiedSeverity,
   publishIncidentNotification,
 } from "../shared/notification.ts";
 
@@ -29,6 +30,8 @@ export interface PendingClaim {
   previousSeverity: string | undefined;
   digest: IncidentDigest;
   archive: ArchiveLocation;
+  /** Epoch ms the pipeline first saw the version (undefined in claims written before it was kept). */
+  firstSeenAt: number | undefined;
 }
 
 export type NotificationPlan =
@@ -48,6 +51,8 @@ export interface ClaimRequest {
   now: number;
   claimId: string;
   expiresAt: number;
+  /** Where this version's time to alert starts: see firstSeenAt in enrich-incident.ts. */
+  firstSeenAt: number;
 }
 
 /** The pending claim in a `notified` record, or undefined when it is done (or too incomplete to publish from). */
@@ -70,6 +75,7 @@ export function pendingClaimOf(notified: NotifiedRecord | null | undefined): Pen
     previousSeverity: notified.previous_severity ?? undefined,
     digest,
     archive: { bucket: archive.bucket, key: archive.key },
+    firstSeenAt: notified.first_seen_at,
   };
 }
 
@@ -84,6 +90,7 @@ export function pendingRecord(claim: PendingClaim, claimedAt: number): NotifiedR
     previous_severity: claim.previousSeverity ?? null,
     digest: claim.digest,
     archive: { bucket: claim.archive.bucket, key: claim.archive.key },
+    ...(claim.firstSeenAt === undefined ? {} : { first_seen_at: claim.firstSeenAt }),
   };
 }
 
@@ -106,7 +113,8 @@ export function planNotification(
 ): { plan: NotificationPlan; notified: NotifiedRecord | null | undefined } {
   const pending = pendingClaimOf(notified);
   const stale = pending !== undefined && pending.expiresAt <= request.now;
-  const rank = severityRank(request.digest.severity, request.threshold);
+  const severity = notifiedSeverity(request.digest);
+  const rank = severityRank(severity, request.threshold);
   if (notified != null && !stale && severityRank(notified.severity, request.threshold) >= rank) {
     const plan: NotificationPlan =
       pending === undefined
@@ -121,17 +129,18 @@ export function planNotification(
   // A live claim is being published (count it as heard); a stale one at a lower severity is superseded.
   const previousSeverity =
     notified == null ? undefined : stale ? pending.previousSeverity : notified.severity;
-  if (!notificationDue(request.digest.severity, request.threshold, previousSeverity)) {
+  if (!notificationDue(severity, request.threshold, previousSeverity)) {
     return { plan: { kind: "not_due" }, notified };
   }
   const claim: PendingClaim = {
     claimId: request.claimId,
-    severity: request.digest.severity,
+    severity,
     modificationTime: request.modificationTime,
     expiresAt: request.expiresAt,
     previousSeverity,
     digest: request.digest,
     archive: request.archive,
+    firstSeenAt: request.firstSeenAt,
   };
   return { plan: { kind: "publish", claim, takenOver: false }, notified: pendingRecord(claim, request.now) };
 }
@@ -185,15 +194,25 @@ export async function publishClaim(
     archive: claim.archive,
     previousSeverity: claim.previousSeverity,
     consoleBaseUrl: context.consoleBaseUrl,
+    firstSeenAt: claim.firstSeenAt,
   });
+  const publishedAt = context.now();
   context.metrics.addMetric(EnricherMetric.Notified, MetricUnit.Count, 1);
+  const timeToAlertMs = claim.firstSeenAt === undefined ? undefined : publishedAt - claim.firstSeenAt;
+  if (timeToAlertMs !== undefined) {
+    context.metrics.addMetric(
+      EnricherMetric.TimeToAlert,
+      MetricUnit.Seconds,
+      Math.max(0, timeToAlertMs) / 1000,
+    );
+  }
   context.logger.info(plan.takenOver ? "Notified, taking over an expired claim" : "Notified", {
     severity: claim.severity,
     previous_severity: claim.previousSeverity,
     archive_key: claim.archive.key,
     sns_message_id: messageId,
+    time_to_alert_ms: timeToAlertMs,
   });
-  const publishedAt = context.now();
   await updateIncidentState(context.s3, context.bucket, incidentId, (current) => ({
     record: { ...current, notified: completeClaim(current.notified, claim, publishedAt) },
     result: undefined,

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { CortexProduct, IncidentFilterInput } from "../shared/cortex/api.ts";
 import { IncidentFilterConfigError, parseIncidentFiltersJson } from "../shared/cortex/filter-config.ts";
 import { pollerEnvironmentSchema } from "../shared/lambda-environment.ts";
+import type { PriorityRouting } from "./priority-hints.ts";
 
 export interface PollerConfig {
   bucket: string;
@@ -12,6 +13,9 @@ export interface PollerConfig {
   product: CortexProduct;
   filters: IncidentFilterInput[];
   firstRunLookbackMs: number;
+  priority: PriorityRouting | undefined;
+  pollIntervalMs: number;
+  pollWindowMs: number;
 }
 
 /** The environment is missing a variable or holds a malformed one; the message names it. */
@@ -44,5 +48,11 @@ export function readPollerConfig(env: Record<string, string | undefined>): Polle
     product,
     filters,
     firstRunLookbackMs: parsed.data.FIRST_RUN_LOOKBACK_MINUTES * 60_000,
+    priority:
+      parsed.data.PRIORITY_QUEUE_URL === undefined
+        ? undefined
+        : { queueUrl: parsed.data.PRIORITY_QUEUE_URL, minSeverity: parsed.data.NOTIFY_MIN_SEVERITY },
+    pollIntervalMs: parsed.data.POLL_INTERVAL_SECONDS * 1000,
+    pollWindowMs: parsed.data.POLL_WINDOW_SECONDS * 1000,
   };
 }

@@ -4,6 +4,7 @@
 import { PublishCommand, type PublishCommandInput, type SNSClient } from "@aws-sdk/client-sns";
 import { z } from "zod";
 import {
+  effectiveSeverity,
   type NotifySeverity,
   normalizeIncidentStatus,
   normalizeSeverity,
@@ -32,7 +33,10 @@ export function notificationDue(
 export interface IncidentDigest {
   incidentId: string;
   name: string | null;
+  /** The detection's severity, as the API sends it. */
   severity: string;
+  /** The analyst's override, when set (absent in claims written before it was read). */
+  manualSeverity?: string | null | undefined;
   status: string;
   creationTime: number;
   modificationTime: number;
@@ -59,6 +63,7 @@ export const incidentDigestSchema: z.ZodType<IncidentDigest> = z.object({
   incidentId: z.string(),
   name: z.string().nullable(),
   severity: z.string(),
+  manualSeverity: z.string().nullish(),
   status: z.string(),
   creationTime: z.number(),
   modificationTime: z.number(),
@@ -81,6 +86,7 @@ export const incidentDigestSchema: z.ZodType<IncidentDigest> = z.object({
 export interface DigestFallback {
   incident_id: string;
   severity: string;
+  manual_severity?: string | null | undefined;
   status: string;
   creation_time: number;
   modification_time: number;
@@ -101,6 +107,7 @@ const texts = (value: unknown): string[] => {
 function canonicalSeverity(value: string): string {
   return normalizeSeverity(value) ?? value;
 }
+const canonicalManualSeverity = (value: string | null) => (value === null ? null : canonicalSeverity(value));
 
 export function digestIncident(
   incident: Record<string, unknown> | undefined,
@@ -112,6 +119,12 @@ export function digestIncident(
     name: text(field("incident_name")) ?? text(fallback.incident_name),
     // Canonical spellings (SEV_040_HIGH -> high), so subjects and filter attributes read one way; the archive keeps the raw value.
     severity: canonicalSeverity(text(field("severity")) ?? fallback.severity),
+    // The reply's own field decides when present, even null (the analyst cleared it).
+    manualSeverity: canonicalManualSeverity(
+      incident !== undefined && "manual_severity" in incident
+        ? text(field("manual_severity"))
+        : text(fallback.manual_severity),
+    ),
     status: normalizeIncidentStatus(text(field("status")) ?? fallback.status),
     creationTime: count(field("creation_time")) ?? fallback.creation_time,
     modificationTime: count(field("modification_time")) ?? fallback.modification_time,
@@ -169,17 +182,31 @@ export function truncate(value: string, max: number): string {
   return `${kept.trimEnd()}...`;
 }
 
+/** The severity a digest is notified at: see effectiveSeverity. */
+export function notifiedSeverity(digest: IncidentDigest): string {
+  return effectiveSeverity(digest.severity, digest.manualSeverity);
+}
+
+/** Both severities when the analyst set one ("high (analyst high, Cortex low)"), else the one there is. */
+function severityWithSource(digest: IncidentDigest): string {
+  const notified = notifiedSeverity(digest);
+  const manual = digest.manualSeverity == null ? "" : singleLine(digest.manualSeverity);
+  return manual === "" ? notified : `${notified} (analyst ${manual}, Cortex ${singleLine(digest.severity)})`;
+}
+
 export function notificationSubject(digest: IncidentDigest): string {
   const name = digest.name === null ? "" : asciiLine(digest.name);
-  const head = asciiLine(`Cortex incident ${digest.incidentId} [${digest.severity.toUpperCase()}]`);
+  const head = asciiLine(`Cortex incident ${digest.incidentId} [${notifiedSeverity(digest).toUpperCase()}]`);
   return truncate(name === "" ? head : `${head}: ${name}`, SUBJECT_MAX);
 }
 
 /** ASCII so the text stays one GSM-7 SMS segment; one line, at most 140 characters. */
 export function smsText(digest: IncidentDigest): string {
   const alerts = digest.alertCount === null ? "" : `, ${digest.alertCount} alerts`;
+  const manual =
+    digest.manualSeverity == null ? "" : `, analyst ${digest.manualSeverity}, Cortex ${digest.severity}`;
   const head = asciiLine(
-    `${digest.severity.toUpperCase()} Cortex incident ${digest.incidentId} (${digest.status}${alerts})`,
+    `${notifiedSeverity(digest).toUpperCase()} Cortex incident ${digest.incidentId} (${digest.status}${alerts}${manual})`,
   );
   const name = digest.name === null ? "" : asciiLine(digest.name);
   return truncate(name === "" ? head : `${head}: ${name}`, SMS_MAX);
@@ -226,6 +253,8 @@ export interface IncidentNotificationInput {
   /** Severity notified before for this incident, when this is an escalation. */
   previousSeverity?: string | undefined;
   consoleBaseUrl?: string | undefined;
+  /** Epoch ms the pipeline first saw this version (the poll that read it): where time to alert starts. */
+  firstSeenAt?: number | undefined;
 }
 
 export function emailText(input: IncidentNotificationInput): string {
@@ -254,11 +283,11 @@ export function emailText(input: IncidentNotificationInput): string {
         );
   const lines = [
     input.previousSeverity === undefined
-      ? `A Cortex incident reached ${digest.severity} severity.`
-      : `A Cortex incident escalated from ${input.previousSeverity} to ${digest.severity}.`,
+      ? `A Cortex incident reached ${notifiedSeverity(digest)} severity.`
+      : `A Cortex incident escalated from ${input.previousSeverity} to ${notifiedSeverity(digest)}.`,
     "",
     `Incident:      ${digest.incidentId}${digest.name === null ? "" : ` - ${singleLine(digest.name)}`}`,
-    `Severity:      ${singleLine(digest.severity)}`,
+    `Severity:      ${singleLine(severityWithSource(digest))}`,
     `Status:        ${singleLine(digest.status)}`,
     `Created:       ${iso(digest.creationTime)}`,
     `Modified:      ${iso(digest.modificationTime)}`,
@@ -284,6 +313,10 @@ export function machineMessage(input: IncidentNotificationInput): Record<string,
     incident_id: digest.incidentId,
     incident_name: digest.name,
     severity: digest.severity,
+    manual_severity: digest.manualSeverity ?? null,
+    /** What the threshold was judged on: the higher of the two. */
+    notified_severity: notifiedSeverity(digest),
+    first_seen_at: input.firstSeenAt ?? null,
     status: digest.status,
     creation_time: digest.creationTime,
     modification_time: digest.modificationTime,
@@ -316,7 +349,8 @@ export function buildIncidentNotification(input: IncidentNotificationInput): Pub
       sms: smsText(digest),
     }),
     MessageAttributes: {
-      severity: { DataType: "String", StringValue: attributeText(digest.severity.toLowerCase()) },
+      // The severity notified at, so a filter policy on "critical" also gets an analyst's escalation.
+      severity: { DataType: "String", StringValue: attributeText(notifiedSeverity(digest).toLowerCase()) },
       status: { DataType: "String", StringValue: attributeText(digest.status) },
       incident_id: { DataType: "String", StringValue: attributeText(digest.incidentId) },
       alert_count: { DataType: "Number", StringValue: String(digest.alertCount ?? 0) },

@@ -7,6 +7,8 @@ export const incidentVersionMessageSchema = z.looseObject({
   modification_time: z.number().int().nonnegative(),
   creation_time: z.number().int().nonnegative(),
   severity: z.string().min(1),
+  /** The analyst's override (null when not set): the threshold is judged on the higher of the two. */
+  manual_severity: z.string().nullish(),
   status: z.string().min(1),
   alert_count: z.number().int().nonnegative().nullish(),
   incident_name: z.string().nullish(),
@@ -15,3 +17,6 @@ export const incidentVersionMessageSchema = z.looseObject({
 });
 
 export type IncidentVersionMessage = z.infer<typeof incidentVersionMessageSchema>;
+
+/** The priority queue keeps a hint this long: an older one is not worth serving first (its ordinary copy is queued). */
+export const PRIORITY_HINT_RETENTION_SECONDS = 900;

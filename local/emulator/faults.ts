@@ -12,6 +12,7 @@ export type RateFaultName =
 export class FaultPlan {
   private faults: Partial<EmulatorFaults> = {};
   private burstLeft = 0;
+  private notFoundLeft = 0;
   private readonly random: Random;
 
   constructor(seed: string) {
@@ -24,11 +25,13 @@ export class FaultPlan {
       const burst = faults.throttleBurst;
       this.burstLeft = typeof burst === "number" ? burst : burst.count;
     }
+    if (faults.transientNotFound !== undefined) this.notFoundLeft = faults.transientNotFound;
   }
 
   clear(): void {
     this.faults = {};
     this.burstLeft = 0;
+    this.notFoundLeft = 0;
   }
 
   latencyMs(endpoint: EmulatorEndpoint): number {
@@ -42,8 +45,39 @@ export class FaultPlan {
     return this.faults.clockSkewMs ?? 0;
   }
 
+  withoutBatchEndpoint(): boolean {
+    return this.faults.withoutBatchEndpoint === true;
+  }
+
+  /** True while a transient not-found lasts; each get_incident_extra_data call uses one. */
+  takeTransientNotFound(): boolean {
+    if (this.notFoundLeft <= 0) return false;
+    this.notFoundLeft -= 1;
+    return true;
+  }
+
   modifyBetweenPages(): number {
     return this.faults.modifyBetweenPages ?? 0;
+  }
+
+  /** How late the index lists a change made now: 0 unless the lateListing fault strikes it. */
+  listingDelay(): number {
+    const late = this.faults.lateListing;
+    if (late === undefined || late.rate <= 0 || this.random.next() >= late.rate) return 0;
+    const { delayMs } = late;
+    return typeof delayMs === "number" ? delayMs : this.random.int(delayMs[0], delayMs[1]);
+  }
+
+  malformedListing(): EmulatorFaults["malformedListing"] | undefined {
+    return this.faults.malformedListing;
+  }
+
+  restrictedIncidentIds(): readonly string[] {
+    return this.faults.restrictedIncidentIds ?? [];
+  }
+
+  staleListing(): readonly string[] {
+    return this.faults.staleListing ?? [];
   }
 
   /** True while a throttle burst lasts for this endpoint; each call uses one of the burst. */

@@ -46,7 +46,10 @@ export interface CortexEmulatorOptions {
   product?: EmulatedProduct;
   /** Injectable clock (epoch ms); default Date.now. */
   now?: () => number;
-  rateLimits?: { extraData?: RateLimit; tenant?: RateLimit };
+  /** Default: extra data 10 per minute, batch extra data 10 per minute, tenant-wide 10 per second. */
+  rateLimits?: { extraData?: RateLimit; batchExtraData?: RateLimit; tenant?: RateLimit };
+  /** Alerts per incident in a get_multiple_incidents_extra_data reply (default 50). */
+  batchAlertsPerIncident?: number;
   /** Off unless given. */
   live?: LiveOptions;
   /** Replaces the generated keys; a missing key type is still generated. */
@@ -75,6 +78,21 @@ export interface EmulatorFaults {
   modifyBetweenPages: number;
   /** Server clock offset applied to advanced-key timestamp checks. */
   clockSkewMs: number;
+  /** true: get_multiple_incidents_extra_data answers 404, like a tenant that does not offer it. */
+  withoutBatchEndpoint: boolean;
+  /** The next N get_incident_extra_data calls for an existing incident answer the 500 "Incident N was not found". */
+  transientNotFound: number;
+  /**
+   * A share of the changes made while it is on (new and modified incidents) is listed by get_incidents
+   * only `delayMs` after its modification_time (a [min, max] range draws each delay from the seed).
+   */
+  lateListing: { rate: number; delayMs: number | [number, number] };
+  /** These incidents are listed without a numeric modification_time: the field left out, or sent as a string. */
+  malformedListing: { incidentIds: string[]; modificationTime: "missing" | "string" };
+  /** These incidents are left out of get_incidents and named in the reply's restricted_incident_ids. */
+  restrictedIncidentIds: string[];
+  /** The index also lists a stale copy of these incidents at their previous modification_time. */
+  staleListing: string[];
 }
 
 /** A flat get_incidents item; every field the real payloads carry, with their real variations. */
@@ -93,6 +111,8 @@ export interface IncidentVersion {
   modification_time: number;
   severity: string;
   status: string;
+  /** Present when get_incidents lists this version late: from modification_time + this on. */
+  listing_delay_ms?: number;
 }
 
 export interface IncidentChanges {
@@ -106,6 +126,13 @@ export interface IncidentChanges {
   modificationTime?: number;
   /** Any other field to overwrite as is. */
   fields?: Record<string, unknown>;
+  /** get_incidents lists this version only this long after its modification_time (default: the lateListing fault, else 0). */
+  listingDelayMs?: number;
+}
+
+export interface AddIncidentsOptions {
+  /** get_incidents lists the new incidents only this long after their modification_time. */
+  listingDelayMs?: number;
 }
 
 /** Overrides for a new incident; `alert_count` sizes its alerts. */
@@ -139,12 +166,15 @@ export interface EmulatorStats {
 }
 
 export interface EmulatorControl {
-  addIncidents(incidents: number | IncidentOverrides[]): EmulatedIncident[];
+  addIncidents(incidents: number | IncidentOverrides[], options?: AddIncidentsOptions): EmulatedIncident[];
   /** Many incidents sharing one millisecond (creation and modification time). */
   addBurst(burst: { count: number; modificationTime?: number }): EmulatedIncident[];
   /** Bumps modification_time; without changes, a plausible change is picked from the seed. */
   modifyIncident(incidentId: string, changes?: IncidentChanges): EmulatedIncident;
+  /** The tenant's records, every change included (get_incident_extra_data's view). */
   incidents(): EmulatedIncident[];
+  /** What get_incidents lists now, before faults (late-listed changes still show their previous version). */
+  listedIncidents(): EmulatedIncident[];
   versions(): IncidentVersion[];
   requests(): RequestLogEntry[];
   setFaults(faults: Partial<EmulatorFaults>): void;

@@ -54,6 +54,21 @@ export function severityRank(value: unknown, unrankedAs: NotifySeverity): number
   return SEVERITY_RANK[severity ?? unrankedAs];
 }
 
+/**
+ * The severity the pipeline judges an incident by: the higher of the detection's `severity` and the
+ * analyst's `manual_severity` (what the console shows when set), so an analyst's escalation is never
+ * missed. A manual severity the pipeline cannot rank does not override a detected one it can.
+ */
+export function effectiveSeverity(severity: string, manualSeverity: string | null | undefined): string {
+  if (manualSeverity == null || manualSeverity.trim() === "") return severity;
+  const manual = normalizeSeverity(manualSeverity);
+  if (manual === undefined) return severity;
+  const detected = normalizeSeverity(severity);
+  return detected === undefined || SEVERITY_RANK[manual] > SEVERITY_RANK[detected]
+    ? manualSeverity
+    : severity;
+}
+
 // Newer Cortex data spells statuses STATUS_010_NEW, STATUS_020_UNDER_INVESTIGATION, STATUS_025_RESOLVED.
 const STATUS_CODE = /^status_\d{3}_([a-z_]+)$/;
 
