@@ -10,6 +10,7 @@
 import { z } from "zod";
 import type { CortexProduct, IncidentFilterInput } from "./api.ts";
 import { CortexApiError } from "./errors.ts";
+import { CORTEX_PRODUCTS } from "./vocabulary.ts";
 
 export const MAX_PAGE_SIZE = 100;
 export const MAX_INCIDENT_IDS = 100;
@@ -75,7 +76,7 @@ interface FieldRule {
   valueHint: string;
 }
 
-const BOTH: readonly CortexProduct[] = ["xdr", "xpanse"];
+const BOTH: readonly CortexProduct[] = CORTEX_PRODUCTS;
 
 const FILTER_RULES: Readonly<Record<string, FieldRule>> = {
   incident_id_list: {
