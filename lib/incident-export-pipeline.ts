@@ -544,6 +544,7 @@ export class IncidentExportPipeline extends Construct {
           enricher(EnricherMetric.Throttles),
           enricher(EnricherMetric.SchemaWarnings),
           enricher(EnricherMetric.IncidentNotFound),
+          enricher(EnricherMetric.NotFoundUnconfirmed),
         ],
       }),
       new cloudwatch.GraphWidget({
