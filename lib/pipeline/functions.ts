@@ -68,9 +68,7 @@ function createPoller(scope: Construct, { config, storage, queue, secret }: Pipe
     targets: [new targets.LambdaFunction(poller, { retryAttempts: 0 })],
   });
   poller
-    .bindObjects("ARCHIVE_BUCKET", storage.archiveBucket, {
-      readWrite: [ArchiveKeys.cursor, `${ArchiveKeys.pollerState}*`],
-    })
+    .bindObjects("ARCHIVE_BUCKET", storage.archiveBucket, { readWrite: [ArchiveKeys.cursor] })
     .bindQueueSender("INCIDENT_QUEUE_URL", queue.queue)
     .bindSecretReader("CORTEX_SECRET_ARN", secret);
   return poller;

@@ -11,7 +11,6 @@ import { secureBucketProps } from "./secure-defaults.ts";
 /** Bucket layout, from the functions that own each part, so grants follow the code. */
 export const ArchiveKeys = {
   cursor: CURSOR_KEY,
-  pollerState: "state/poller/",
   incidentState: INCIDENT_STATE_PREFIX,
   incidents: ARCHIVE_PREFIX,
   quarantine: QUARANTINE_PREFIX,
