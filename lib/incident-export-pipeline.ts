@@ -49,6 +49,8 @@ export class IncidentExportPipeline extends Construct {
   readonly accessLogsBucket: s3.Bucket;
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
+  /** The priority lane's hints: copies of high-severity messages, drained by the enricher before each API call. */
+  readonly priorityQueue: sqs.Queue;
   readonly incidentTopic: sns.Topic;
   readonly operationsTopic: sns.Topic;
   readonly secret: secretsmanager.ISecret;
@@ -87,6 +89,7 @@ export class IncidentExportPipeline extends Construct {
     this.accessLogsBucket = this.storage.accessLogsBucket;
     this.queue = this.queues.queue;
     this.deadLetterQueue = this.queues.deadLetterQueue;
+    this.priorityQueue = this.queues.priorityQueue;
     this.incidentTopic = this.topics.incidentTopic;
     this.operationsTopic = this.topics.operationsTopic;
     this.poller = this.functions.poller;

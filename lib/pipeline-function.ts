@@ -152,6 +152,18 @@ export class PipelineFunction<Variable extends string = string> extends NodejsFu
     return this;
   }
 
+  /** The queue's URL, with permission to receive and delete its messages (a queue read without an event source). */
+  bindQueueReceiver(variable: Variable, queue: sqs.IQueue): this {
+    this.setVariable(variable, queue.queueUrl);
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+        resources: [queue.queueArn],
+      }),
+    );
+    return this;
+  }
+
   /** The topic's ARN, with permission to publish to it (and to use its KMS key, when it has one). */
   bindTopicPublisher(variable: Variable, topic: sns.ITopic, key?: kms.IKey): this {
     this.setVariable(variable, topic.topicArn);

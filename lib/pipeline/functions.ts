@@ -11,13 +11,13 @@ import {
   pollerEnvironmentSchema,
 } from "../../functions/shared/lambda-environment.ts";
 import { ENRICHER_SERVICE, POLLER_SERVICE } from "../../functions/shared/metric-names.ts";
-import type { PipelineConfig } from "../config.ts";
+import { type PipelineConfig, POLLER_TIMEOUT_SECONDS, pollWindowSeconds } from "../config.ts";
 import { PipelineFunction } from "../pipeline-function.ts";
 import type { IncidentQueue } from "./queue.ts";
 import { ArchiveKeys, type ArchiveStorage } from "./storage.ts";
 import type { PipelineTopics } from "./topics.ts";
 
-export const POLLER_TIMEOUT = Duration.minutes(5);
+export const POLLER_TIMEOUT = Duration.seconds(POLLER_TIMEOUT_SECONDS);
 
 type PollerVariable = keyof typeof pollerEnvironmentSchema.shape;
 type EnricherVariable = keyof typeof enricherEnvironmentSchema.shape;
@@ -54,6 +54,9 @@ function createPoller(scope: Construct, { config, storage, queue, secret }: Pipe
       CORTEX_PRODUCT: config.product,
       INCIDENT_FILTERS: JSON.stringify(config.incidentFilters),
       FIRST_RUN_LOOKBACK_MINUTES: String(config.firstRunLookbackMinutes),
+      NOTIFY_MIN_SEVERITY: config.notifyMinSeverity,
+      POLL_INTERVAL_SECONDS: String(config.pollIntervalSeconds),
+      POLL_WINDOW_SECONDS: String(pollWindowSeconds(config.schedule)),
     },
     timeout: POLLER_TIMEOUT,
     logRetention: config.logRetentionDays as logs.RetentionDays,
@@ -70,6 +73,7 @@ function createPoller(scope: Construct, { config, storage, queue, secret }: Pipe
   poller
     .bindObjects("ARCHIVE_BUCKET", storage.archiveBucket, { readWrite: [ArchiveKeys.cursor] })
     .bindQueueSender("INCIDENT_QUEUE_URL", queue.queue)
+    .bindQueueSender("PRIORITY_QUEUE_URL", queue.priorityQueue)
     .bindSecretReader("CORTEX_SECRET_ARN", secret);
   return poller;
 }
@@ -105,6 +109,7 @@ function createEnricher(
       maxConcurrency: config.enricher.maxConcurrency,
       reportBatchItemFailures: true,
     })
+    .bindQueueReceiver("PRIORITY_QUEUE_URL", queue.priorityQueue)
     .bindObjects("ARCHIVE_BUCKET", storage.archiveBucket, {
       readWrite: [`${ArchiveKeys.incidentState}*`],
       // Replies that are not JSON are kept in quarantine for diagnosis before the message is retried.

@@ -125,6 +125,15 @@ export class PipelineMonitoring {
       evaluationPeriods: 1,
       treatMissingData: notBreaching,
     });
+    this.addAlarm("TimeToAlertAlarm", {
+      alarmDescription:
+        "Notifications are slow: the p95 time from the poll that read a version to its SNS publish is above the bound. Check the API budget, the queue and the enricher's logs.",
+      metric: pipelineMetric(ENRICHER_SERVICE, EnricherMetric.TimeToAlert, "p95"),
+      threshold: config.alarms.timeToAlertSeconds,
+      comparisonOperator: gt,
+      evaluationPeriods: 1,
+      treatMissingData: notBreaching,
+    });
     this.addAlarm("CursorLagAlarm", {
       alarmDescription:
         "The archive is behind the tenant (or the poller reports nothing): check the poller's logs and the secret.",
@@ -202,6 +211,19 @@ export class PipelineMonitoring {
         left: [
           enricher(EnricherMetric.EndToEndLagSeconds, "Maximum"),
           enricher(EnricherMetric.EndToEndLagSeconds, "Average"),
+        ],
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: "Time to alert (s) and priority lane",
+        left: [enricher(EnricherMetric.TimeToAlert, "p95"), enricher(EnricherMetric.TimeToAlert, "Maximum")],
+        right: [
+          poller(PollerMetric.PriorityHintsSent),
+          poller(PollerMetric.PriorityHintsFailed),
+          enricher(EnricherMetric.PriorityHintsTaken),
+          enricher(EnricherMetric.PriorityHintsInvalid),
+          enricher(EnricherMetric.PriorityReceiveFailures),
         ],
       }),
     );
