@@ -39,6 +39,7 @@ const enrich = createEnricherHandler({
   maxConcurrency: environment.MAX_CONCURRENCY,
   notifyMinSeverity: environment.NOTIFY_MIN_SEVERITY,
   consoleBaseUrl: consoleBaseUrlFor(environment.CORTEX_API_URL),
+  priorityQueueUrl: environment.PRIORITY_QUEUE_URL,
   logger,
   metrics,
 });

@@ -166,14 +166,15 @@ describe("enricher event source", () => {
 describe("queue and dead-letter queue", () => {
   it("are encrypted at rest", () => {
     const queues = Object.values(resources("AWS::SQS::Queue"));
-    expect(queues).toHaveLength(2);
+    expect(queues).toHaveLength(3);
     for (const queue of queues) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
   });
 
   it("refuse requests without TLS", () => {
-    const { queue, deadLetterQueue } = synthesized.stack.pipeline;
+    const { queue, deadLetterQueue, priorityQueue } = synthesized.stack.pipeline;
     expect(denyInsecureTransportFor("AWS::SQS::QueuePolicy", "Queues", ref(queue))).toBe(true);
     expect(denyInsecureTransportFor("AWS::SQS::QueuePolicy", "Queues", ref(deadLetterQueue))).toBe(true);
+    expect(denyInsecureTransportFor("AWS::SQS::QueuePolicy", "Queues", ref(priorityQueue))).toBe(true);
   });
 
   it("moves a message to the dead-letter queue after at least 5 receives", () => {
@@ -346,7 +347,7 @@ describe("operations", () => {
     }
   });
 
-  it("alarms on dead letters, queue age, poller and enricher errors, throttles and cursor lag", () => {
+  it("alarms on dead letters, queue age, poller and enricher errors, throttles, cursor lag and time to alert", () => {
     const watched = alarms().map((a) => {
       const service = (a.Properties.Dimensions as CfnJson[] | undefined)?.find(
         (d) => d.Name === "service",
@@ -362,6 +363,7 @@ describe("operations", () => {
         "AWS/Lambda/Throttles",
         `${METRICS_NAMESPACE}/${EnricherMetric.Throttles}/${ENRICHER_SERVICE}`,
         `${METRICS_NAMESPACE}/${PollerMetric.CursorLagSeconds}/${POLLER_SERVICE}`,
+        `${METRICS_NAMESPACE}/${EnricherMetric.TimeToAlert}/${ENRICHER_SERVICE}`,
       ].sort(),
     );
   });

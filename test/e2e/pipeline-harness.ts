@@ -356,6 +356,10 @@ export class PipelineHarness {
       firstRunLookbackMs: 24 * 3600 * 1000,
       logger,
       metrics,
+      priority: {
+        queueUrl: this.resources.priorityQueueUrl,
+        minSeverity: this.options.notifyMinSeverity ?? "high",
+      },
       deadlineMarginMs: this.options.pollerDeadlineMarginMs ?? 500,
     });
     return async (context: LocalLambdaContext): Promise<PollRunReport> => {
@@ -409,6 +413,7 @@ export class PipelineHarness {
       metrics,
       throttleBackoff: () => backoff,
       deadlineMarginMs: this.options.enricherDeadlineMarginMs,
+      priorityQueueUrl: this.resources.priorityQueueUrl,
     });
   }
 
