@@ -204,6 +204,7 @@ export class PipelineMonitoring {
           enricher(EnricherMetric.Throttles),
           enricher(EnricherMetric.SchemaWarnings),
           enricher(EnricherMetric.IncidentNotFound),
+          enricher(EnricherMetric.NotFoundUnconfirmed),
         ],
       }),
       new cloudwatch.GraphWidget({
