@@ -10,7 +10,7 @@ import type { SNSClient } from "@aws-sdk/client-sns";
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
-import type { ExtraDataSource } from "../shared/cortex/api.ts";
+import type { ExtraDataSource, IncidentLookup } from "../shared/cortex/api.ts";
 import { isCortexError } from "../shared/cortex/errors.ts";
 import type { NotifySeverity } from "../shared/notification.ts";
 import { type ApiBudgetPacer, createApiBudgetPacer } from "../shared/pacing.ts";
@@ -27,6 +27,8 @@ export interface EnricherDependencies {
   queueUrl: string;
   topicArn: string;
   extraData: ExtraDataSource;
+  /** Confirms a "not found" answer before it is recorded (get_incidents by id); without it one answer is taken as proof. */
+  incidentLookup?: IncidentLookup;
   alertsLimit: number;
   budgetPerMinute: number;
   maxConcurrency: number;
@@ -182,6 +184,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       bucket: deps.bucket,
       topicArn: deps.topicArn,
       extraData: deps.extraData,
+      incidentLookup: deps.incidentLookup,
       alertsLimit: deps.alertsLimit,
       notifyMinSeverity: deps.notifyMinSeverity,
       consoleBaseUrl: deps.consoleBaseUrl,

@@ -53,6 +53,7 @@ export function buildLocalLambdas(input: {
       queueUrl: resources.queueUrl,
       topicArn: resources.topicArn,
       extraData: cortex,
+      incidentLookup: cortex,
       alertsLimit: options.alertsLimit,
       budgetPerMinute: options.budgetPerMinute,
       maxConcurrency: options.maxConcurrency,

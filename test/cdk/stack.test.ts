@@ -296,14 +296,24 @@ describe("IAM", () => {
       .flatMap((s) => [s.Resource].flat())
       .map((r) => (r["Fn::Join"] ? r["Fn::Join"][1][1] : r));
     expect(new Set(objectResources)).toEqual(
-      new Set([
-        "/state/cursor.json",
-        "/state/poller/*",
-        "/state/incidents/*",
-        "/incidents/*",
-        "/state/quarantine/*",
-      ]),
+      new Set(["/state/cursor.json", "/state/incidents/*", "/incidents/*", "/state/quarantine/*"]),
     );
+  });
+
+  it("gives the poller the cursor's key and no other object in the bucket", () => {
+    const pollerRole = synthesized.stack.getLogicalId(
+      synthesized.stack.pipeline.poller.role?.node.defaultChild as never,
+    );
+    const pollerStatements = Object.values(resources("AWS::IAM::Policy"))
+      .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(pollerRole))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as CfnJson[]);
+    const objectKeys = pollerStatements
+      .filter((s) => actionsOf(s).some((a) => a.startsWith("s3:") && a !== "s3:ListBucket"))
+      .flatMap((s) => [s.Resource].flat())
+      .map((r) => (r["Fn::Join"] ? r["Fn::Join"][1][1] : r));
+    expect(objectKeys).toEqual(["/state/cursor.json"]);
+    const listing = pollerStatements.find((s) => actionsOf(s).includes("s3:ListBucket"));
+    expect(listing?.Condition).toEqual({ StringLikeIfExists: { "s3:prefix": ["state/cursor.json"] } });
   });
 
   it("lets only the enricher publish incidents and only the poller send messages", () => {
