@@ -109,6 +109,7 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     functionTimeoutMs: compressed(REAL.enricherTimeoutMs),
     visibilityTimeoutSeconds: Math.ceil(compressed(6 * REAL.enricherTimeoutMs) / 1000),
     enricherDeadlineMarginMs: compressed(REAL.enricherDeadlineMarginMs),
+    priorityLane: true,
   });
   const published = new Map<string, number>();
   const appeared = new Map<string, number>();

@@ -122,6 +122,8 @@ export const pipelineConfigSchema = z
       .default(30),
     /** Customer-managed KMS key for the incident topic; omitted: the topic is not KMS-encrypted. */
     incidentTopicKmsKeyArn: kmsKeyArn.optional(),
+    /** The same for the operations (alarm) topic; its key policy must let cloudwatch.amazonaws.com use it. */
+    operationsTopicKmsKeyArn: kmsKeyArn.optional(),
     dlqMaxReceiveCount: z.number().int().min(5).max(1000).default(10),
     alarms: z
       .strictObject({

@@ -25,7 +25,8 @@ export function secureQueueProps(): sqs.QueueProps {
   };
 }
 
-/** TLS-only publishing. Encryption at rest needs a customer-managed key (see topics.ts for why). */
+/** TLS-only publishing. At rest, a topic is encrypted only with a configured customer-managed key: CloudWatch
+ * alarms cannot publish to a topic under the AWS-managed SNS key, whose policy cannot be changed. */
 export function secureTopicProps(): sns.TopicProps {
   return { enforceSSL: true };
 }

@@ -11,6 +11,8 @@ export class PipelineTopics {
   /** The incident topic's customer-managed key, when configured: its publisher needs a grant on it. */
   readonly incidentTopicKey?: kms.IKey;
   readonly operationsTopic: sns.Topic;
+  /** The operations topic's customer-managed key, when configured (only CloudWatch alarms publish to it). */
+  readonly operationsTopicKey?: kms.IKey;
 
   /** Built in the pipeline's own scope, so the topics (and their confirmed subscriptions) keep their logical IDs. */
   constructor(scope: Construct, config: PipelineConfig) {
@@ -29,9 +31,13 @@ export class PipelineTopics {
       this.incidentTopic.addSubscription(new subscriptions.SmsSubscription(phone));
     }
 
+    this.operationsTopicKey = config.operationsTopicKmsKeyArn
+      ? kms.Key.fromKeyArn(scope, "OperationsTopicKey", config.operationsTopicKmsKeyArn)
+      : undefined;
     this.operationsTopic = new sns.Topic(scope, "OperationsTopic", {
       ...secureTopicProps(),
       displayName: "Cortex incident export operations",
+      masterKey: this.operationsTopicKey,
     });
     for (const email of config.operationsEmails) {
       this.operationsTopic.addSubscription(new subscriptions.EmailSubscription(email));
