@@ -223,6 +223,14 @@ function parseFlags(argv: readonly string[]) {
   }
 }
 
+/** The tenant the four CORTEX_* variables name, or undefined when none is set (npm run ops uses this too). */
+export function tenantFromEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+): TenantTarget | undefined {
+  const target = cortexTarget(env, DEFAULTS.seed, DEFAULTS.incidents, false);
+  return target.kind === "tenant" ? target : undefined;
+}
+
 function cortexTarget(
   env: Readonly<Record<string, string | undefined>>,
   seed: number,
@@ -265,7 +273,7 @@ function optionalUrl(env: Readonly<Record<string, string | undefined>>, name: st
   return url.data.replace(/\/+$/, "");
 }
 
-function parseFilters(text: string, product: CortexProduct): IncidentFilterInput[] {
+export function parseFilters(text: string, product: CortexProduct): IncidentFilterInput[] {
   let json: unknown;
   try {
     json = JSON.parse(text);
