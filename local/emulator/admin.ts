@@ -38,7 +38,8 @@ async function jsonBody(request: IncomingMessage): Promise<Record<string, unknow
 }
 
 /**
- * GET incidents | versions | requests | stats; POST incidents {count} or {incidents: [...]};
+ * GET incidents | listed | versions | requests | stats; POST incidents {count} or {incidents: [...]}, with
+ * an optional listingDelayMs;
  * POST burst {count, modificationTime?}; POST incidents/<id>/modify {changes};
  * PUT faults {...}; DELETE faults; PUT keys/<id>/entitlements {license?, permission?}.
  */
@@ -55,12 +56,14 @@ export async function handleAdminRequest(
     const modify = /^incidents\/([^/]+)\/modify$/.exec(route);
     const entitlements = /^keys\/([^/]+)\/entitlements$/.exec(route);
     if (method === "GET" && route === "incidents") return reply(response, 200, control.incidents());
+    if (method === "GET" && route === "listed") return reply(response, 200, control.listedIncidents());
     if (method === "GET" && route === "versions") return reply(response, 200, control.versions());
     if (method === "GET" && route === "requests") return reply(response, 200, control.requests());
     if (method === "GET" && route === "stats") return reply(response, 200, control.stats());
     if (method === "POST" && route === "incidents") {
       const incidents = Array.isArray(body.incidents) ? body.incidents : Number(body.count ?? 1);
-      return reply(response, 200, control.addIncidents(incidents));
+      const listingDelayMs = typeof body.listingDelayMs === "number" ? body.listingDelayMs : undefined;
+      return reply(response, 200, control.addIncidents(incidents, { listingDelayMs }));
     }
     if (method === "POST" && route === "burst") {
       const modificationTime = typeof body.modificationTime === "number" ? body.modificationTime : undefined;

@@ -46,6 +46,26 @@ export class FaultPlan {
     return this.faults.modifyBetweenPages ?? 0;
   }
 
+  /** How late the index lists a change made now: 0 unless the lateListing fault strikes it. */
+  listingDelay(): number {
+    const late = this.faults.lateListing;
+    if (late === undefined || late.rate <= 0 || this.random.next() >= late.rate) return 0;
+    const { delayMs } = late;
+    return typeof delayMs === "number" ? delayMs : this.random.int(delayMs[0], delayMs[1]);
+  }
+
+  malformedListing(): EmulatorFaults["malformedListing"] | undefined {
+    return this.faults.malformedListing;
+  }
+
+  restrictedIncidentIds(): readonly string[] {
+    return this.faults.restrictedIncidentIds ?? [];
+  }
+
+  staleListing(): readonly string[] {
+    return this.faults.staleListing ?? [];
+  }
+
   /** True while a throttle burst lasts for this endpoint; each call uses one of the burst. */
   takeThrottle(endpoint: EmulatorEndpoint): boolean {
     const burst = this.faults.throttleBurst;

@@ -41,6 +41,7 @@ export async function startCortexEmulator(options: CortexEmulatorOptions = {}): 
   const keys = keysFor(seed, options.keys ?? []);
   const verifier = new KeyVerifier(keys.all);
   const faults = new FaultPlan(seed);
+  store.setDefaultListingDelay(() => faults.listingDelay());
   const journal = new RequestJournal();
   const context: PublicApiContext = {
     product,
@@ -56,11 +57,15 @@ export async function startCortexEmulator(options: CortexEmulatorOptions = {}): 
   };
 
   const control: EmulatorControl = {
-    addIncidents: (incidents) =>
-      store.add(typeof incidents === "number" ? Array.from({ length: incidents }, () => ({})) : incidents),
+    addIncidents: (incidents, added = {}) =>
+      store.add(
+        typeof incidents === "number" ? Array.from({ length: incidents }, () => ({})) : incidents,
+        added.listingDelayMs,
+      ),
     addBurst: ({ count, modificationTime }) => store.addBurst(count, modificationTime),
     modifyIncident: (incidentId, changes) => store.modify(incidentId, changes),
     incidents: () => structuredClone(store.all()),
+    listedIncidents: () => structuredClone(store.listed()),
     versions: () => store.versions(),
     requests: () => journal.requests(),
     setFaults: (partial) => faults.set(partial),

@@ -4,8 +4,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
 import type { KeyVerifier } from "./auth.ts";
 import type { FaultPlan } from "./faults.ts";
+import { getIncidentsReply } from "./get-incidents.ts";
 import type { RequestJournal } from "./journal.ts";
-import { InvalidQueryError, queryIncidents } from "./query.ts";
+import { InvalidQueryError } from "./query.ts";
 import type { SlidingWindow } from "./rate-limits.ts";
 import { BAD_GATEWAY_HTML, ERROR_MESSAGES, xdrError, xpanseUnprocessable } from "./replies.ts";
 import { type IncidentStore, UnknownIncidentError } from "./tenant.ts";
@@ -167,9 +168,10 @@ function respond(context: PublicApiContext, endpoint: EmulatorEndpoint, requestD
     }
     const data = requestData as Record<string, unknown>;
     if (endpoint === "get_incidents") {
-      const result = queryIncidents(context.store.all(), data, context.product);
-      const reply = context.product === "xpanse" ? { ...result, restricted_incident_ids: [] } : result;
-      return { status: 200, body: { reply } };
+      return {
+        status: 200,
+        body: { reply: getIncidentsReply(context.store, context.faults, context.product, data) },
+      };
     }
     const incidentId = data.incident_id;
     if (typeof incidentId !== "string" && typeof incidentId !== "number") {

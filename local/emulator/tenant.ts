@@ -16,6 +16,7 @@ import {
   resolveComment,
   type TenantIdentity,
 } from "./incident-data.ts";
+import { IncidentListing } from "./listing.ts";
 import { createRandom, type Random } from "./random.ts";
 import type { EmulatedIncident, IncidentChanges, IncidentOverrides, IncidentVersion } from "./types.ts";
 
@@ -48,6 +49,10 @@ export class IncidentStore {
   private nextId: number;
   /** The latest modification_time handed out: the tenant clock never goes backwards. */
   private highWater = 0;
+  /** What get_incidents lists, which can trail the records (late listing). */
+  private readonly listing = new IncidentListing();
+  /** How late the index lists a change that names no delay of its own (the lateListing fault). */
+  private defaultListingDelay: () => number = () => 0;
 
   constructor(identity: TenantIdentity, clock: () => number) {
     this.identity = identity;
@@ -78,17 +83,22 @@ export class IncidentStore {
           const modified = creationTime + random.int(1, Math.max(1, end - creationTime));
           this.applyChanges(record, this.plausibleChanges(record, random), Math.min(modified, end), random);
         }
-        this.store(record);
+        this.store(record, 0);
       }
     }
   }
 
-  add(overrides: IncidentOverrides[]): EmulatedIncident[] {
+  /** Draws the listing delay of every change made without an explicit one. */
+  setDefaultListingDelay(delay: () => number): void {
+    this.defaultListingDelay = delay;
+  }
+
+  add(overrides: IncidentOverrides[], listingDelayMs?: number): EmulatedIncident[] {
     return overrides.map((override) => {
       const time = this.now();
       const creationTime = override.creation_time ?? time;
       const record = this.createRecord(override, creationTime, override.modification_time ?? creationTime);
-      this.store(record);
+      this.store(record, listingDelayMs ?? this.defaultListingDelay());
       return structuredClone(record.incident);
     });
   }
@@ -103,8 +113,10 @@ export class IncidentStore {
     if (record === undefined) throw new UnknownIncidentError(incidentId);
     const chosen = changes ?? this.plausibleChanges(record, this.changeRandom);
     const time = chosen.modificationTime ?? Math.max(this.now(), record.incident.modification_time + 1);
+    const delayMs = chosen.listingDelayMs ?? this.defaultListingDelay();
+    this.listing.beforeChange(record.incident, delayMs);
     this.applyChanges(record, chosen, time, this.changeRandom);
-    this.store(record);
+    this.store(record, delayMs);
     return structuredClone(record.incident);
   }
 
@@ -117,6 +129,16 @@ export class IncidentStore {
 
   all(): EmulatedIncident[] {
     return [...this.records.values()].map((record) => record.incident);
+  }
+
+  /** Every incident as get_incidents lists it now: late-listed changes show their previous version. */
+  listed(): EmulatedIncident[] {
+    return this.listing.listed(this.clock());
+  }
+
+  /** The version get_incidents shows for one incident now, or undefined while it is not listed. */
+  listedVersion(incidentId: string): EmulatedIncident | undefined {
+    return this.listing.shownVersion(incidentId, this.clock());
   }
 
   versions(): IncidentVersion[] {
@@ -170,15 +192,17 @@ export class IncidentStore {
     return { incident, batches: [batch] };
   }
 
-  private store(record: IncidentRecord): void {
+  private store(record: IncidentRecord, listingDelayMs: number): void {
     const { incident } = record;
     this.records.set(incident.incident_id, record);
     this.highWater = Math.max(this.highWater, incident.modification_time);
+    this.listing.afterChange(incident, listingDelayMs);
     this.history.push({
       incident_id: incident.incident_id,
       modification_time: incident.modification_time,
       severity: incident.severity,
       status: incident.status,
+      ...(listingDelayMs > 0 ? { listing_delay_ms: listingDelayMs } : {}),
     });
   }
 

@@ -73,6 +73,17 @@ export interface EmulatorFaults {
   modifyBetweenPages: number;
   /** Server clock offset applied to advanced-key timestamp checks. */
   clockSkewMs: number;
+  /**
+   * A share of the changes made while it is on (new and modified incidents) is listed by get_incidents
+   * only `delayMs` after its modification_time (a [min, max] range draws each delay from the seed).
+   */
+  lateListing: { rate: number; delayMs: number | [number, number] };
+  /** These incidents are listed without a numeric modification_time: the field left out, or sent as a string. */
+  malformedListing: { incidentIds: string[]; modificationTime: "missing" | "string" };
+  /** These incidents are left out of get_incidents and named in the reply's restricted_incident_ids. */
+  restrictedIncidentIds: string[];
+  /** The index also lists a stale copy of these incidents at their previous modification_time. */
+  staleListing: string[];
 }
 
 /** A flat get_incidents item; every field the real payloads carry, with their real variations. */
@@ -91,6 +102,8 @@ export interface IncidentVersion {
   modification_time: number;
   severity: string;
   status: string;
+  /** Present when get_incidents lists this version late: from modification_time + this on. */
+  listing_delay_ms?: number;
 }
 
 export interface IncidentChanges {
@@ -104,6 +117,13 @@ export interface IncidentChanges {
   modificationTime?: number;
   /** Any other field to overwrite as is. */
   fields?: Record<string, unknown>;
+  /** get_incidents lists this version only this long after its modification_time (default: the lateListing fault, else 0). */
+  listingDelayMs?: number;
+}
+
+export interface AddIncidentsOptions {
+  /** get_incidents lists the new incidents only this long after their modification_time. */
+  listingDelayMs?: number;
 }
 
 /** Overrides for a new incident; `alert_count` sizes its alerts. */
@@ -137,12 +157,15 @@ export interface EmulatorStats {
 }
 
 export interface EmulatorControl {
-  addIncidents(incidents: number | IncidentOverrides[]): EmulatedIncident[];
+  addIncidents(incidents: number | IncidentOverrides[], options?: AddIncidentsOptions): EmulatedIncident[];
   /** Many incidents sharing one millisecond (creation and modification time). */
   addBurst(burst: { count: number; modificationTime?: number }): EmulatedIncident[];
   /** Bumps modification_time; without changes, a plausible change is picked from the seed. */
   modifyIncident(incidentId: string, changes?: IncidentChanges): EmulatedIncident;
+  /** The tenant's records, every change included (get_incident_extra_data's view). */
   incidents(): EmulatedIncident[];
+  /** What get_incidents lists now, before faults (late-listed changes still show their previous version). */
+  listedIncidents(): EmulatedIncident[];
   versions(): IncidentVersion[];
   requests(): RequestLogEntry[];
   setFaults(faults: Partial<EmulatorFaults>): void;

@@ -158,6 +158,10 @@ describe("Cortex emulator: faults", () => {
       schemaViolationRate: 0,
       modifyBetweenPages: 0,
       clockSkewMs: 0,
+      lateListing: { rate: 0, delayMs: 0 },
+      malformedListing: { incidentIds: [], modificationTime: "missing" },
+      restrictedIncidentIds: [],
+      staleListing: [],
     };
     emulator.control.setFaults(all);
     expect((await incidents()).status).toBe(502);
