@@ -5,7 +5,7 @@ import { buildStack, exampleConfig } from "./synth.ts";
 
 describe("outputs for npm run ops", () => {
   it("carry the queue ARN and the pipeline's settings, with the configured filters and no secret", () => {
-    const filters = [{ field: "status", operator: "neq", value: "resolved" }];
+    const filters = [{ field: "status", operator: "neq" as const, value: "resolved" }];
     const { stack } = buildStack({ ...exampleConfig, incidentFilters: filters, apiBudgetPerMinute: 8 });
     const outputs = Template.fromStack(stack).findOutputs("*");
     expect(outputs.IncidentQueueArn?.Value).toBeDefined();
