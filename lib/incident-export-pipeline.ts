@@ -515,6 +515,22 @@ export class IncidentExportPipeline extends Construct {
     );
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
+        title: "Time to alert (s) and priority lane",
+        left: [
+          enricher(EnricherMetric.TimeToAlert, "p95"),
+          enricher(EnricherMetric.TimeToAlert, "Maximum"),
+        ],
+        right: [
+          poller(PollerMetric.PriorityHintsSent),
+          poller(PollerMetric.PriorityHintsFailed),
+          enricher(EnricherMetric.PriorityHintsTaken),
+          enricher(EnricherMetric.PriorityHintsInvalid),
+          enricher(EnricherMetric.PriorityReceiveFailures),
+        ],
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
         title: "Lambda errors and throttles",
         left: [
           this.poller.metricErrors({ label: "Poller errors" }),

@@ -13,10 +13,11 @@ import { z } from "zod";
 import type { ExtraDataSource } from "../shared/cortex/api.ts";
 import { isCortexError } from "../shared/cortex/errors.ts";
 import type { NotifySeverity } from "../shared/notification.ts";
-import { createApiBudgetPacer } from "../shared/pacing.ts";
+import { type ApiBudgetPacer, createApiBudgetPacer } from "../shared/pacing.ts";
 import { type IncidentVersionMessage, incidentVersionMessageSchema } from "../shared/queue-message.ts";
-import { enrichIncidentVersion } from "./enrich-incident.ts";
+import { type EnrichmentContext, enrichIncidentVersion } from "./enrich-incident.ts";
 import { InvalidQueueMessageError, MessageNotStartedError, type NotStartedReason } from "./errors.ts";
+import { createPriorityLane, type PriorityLane, priorityFirst, type ServeHint } from "./priority-lane.ts";
 
 export interface EnricherDependencies {
   s3: S3Client;
@@ -39,6 +40,8 @@ export interface EnricherDependencies {
   throttleBackoff?: (receiveCount: number) => number;
   /** Time kept free before the Lambda timeout: no API call starts later (default 35 s: one 30 s request plus the writes). */
   deadlineMarginMs?: number;
+  /** The priority queue, drained before each API call (none: no priority lane). */
+  priorityQueueUrl?: string | undefined;
 }
 
 export interface InvocationContext {
@@ -80,6 +83,32 @@ function parseMessage(record: SQSRecord): IncidentVersionMessage {
   return parsed.data;
 }
 
+/**
+ * Serves a priority hint like any message, with the slot the pacer already holds, then deletes it. A
+ * throttle or an access problem stops the batch as it would for the message itself; any other failure
+ * leaves the hint to come back (its ordinary copy is queued anyway).
+ */
+function serveHint(
+  lane: PriorityLane,
+  logger: Logger,
+  enrichment: (log: Logger, slots: ApiBudgetPacer) => EnrichmentContext,
+  count: (outcome: string) => void,
+): ServeHint {
+  return async (hint, slot) => {
+    const log = logger.createChild();
+    log.appendKeys({ incident_id: hint.message.incident_id, message_id: hint.messageId, lane: "priority" });
+    try {
+      const outcome = await enrichIncidentVersion(enrichment(log, slot), hint.message);
+      count(`priority_${outcome.kind}`);
+      await lane.done([hint]);
+    } catch (error) {
+      if (isCortexError(error) && (error.kind === "throttled" || error.isAccessProblem)) throw error;
+      count("priority_failed");
+      log.error("Could not serve a priority hint; it comes back, and its ordinary copy is queued", { error });
+    }
+  };
+}
+
 export function createEnricherHandler(deps: EnricherDependencies): EnricherHandler {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? sleepFor;
@@ -92,6 +121,10 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
     sleep,
   });
   const { logger } = deps;
+  const lane =
+    deps.priorityQueueUrl === undefined
+      ? undefined
+      : createPriorityLane({ sqs: deps.sqs, queueUrl: deps.priorityQueueUrl, logger, metrics: deps.metrics });
 
   /** Pushes throttled messages out of sight for a while, longer each time they come back. */
   async function delayRedelivery(records: readonly SQSRecord[]): Promise<void> {
@@ -139,6 +172,26 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
     const count = (outcome: string) => {
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
     };
+    const enrichment = (log: Logger, slots: ApiBudgetPacer): EnrichmentContext => ({
+      s3: deps.s3,
+      sns: deps.sns,
+      bucket: deps.bucket,
+      topicArn: deps.topicArn,
+      extraData: deps.extraData,
+      alertsLimit: deps.alertsLimit,
+      notifyMinSeverity: deps.notifyMinSeverity,
+      consoleBaseUrl: deps.consoleBaseUrl,
+      logger: log,
+      metrics: deps.metrics,
+      pacer: slots,
+      now,
+      deadline,
+      invocationEndsAt: endsAt,
+      servedByPriorityLane: prioritized?.servedIncidents,
+    });
+    const prioritized =
+      lane === undefined ? undefined : priorityFirst(pacer, lane, serveHint(lane, logger, enrichment, count));
+    const invocationPacer = prioritized ?? pacer;
 
     const processRecord = async (record: SQSRecord): Promise<void> => {
       if (stopped === undefined && now() >= deadline) stopped = "deadline";
@@ -160,25 +213,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       const log = logger.createChild();
       log.appendKeys({ incident_id: message.incident_id, message_id: record.messageId });
       try {
-        const outcome = await enrichIncidentVersion(
-          {
-            s3: deps.s3,
-            sns: deps.sns,
-            bucket: deps.bucket,
-            topicArn: deps.topicArn,
-            extraData: deps.extraData,
-            alertsLimit: deps.alertsLimit,
-            notifyMinSeverity: deps.notifyMinSeverity,
-            consoleBaseUrl: deps.consoleBaseUrl,
-            logger: log,
-            metrics: deps.metrics,
-            pacer,
-            now,
-            deadline,
-            invocationEndsAt: endsAt,
-          },
-          message,
-        );
+        const outcome = await enrichIncidentVersion(enrichment(log, invocationPacer), message);
         if (outcome.kind === "deferred") {
           stopped = "deadline";
           count("not_started_deadline");

@@ -37,6 +37,8 @@ export interface EnrichmentContext {
   deadline: number;
   /** Epoch ms when the invocation ends (Lambda stops it at its timeout). */
   invocationEndsAt: number;
+  /** Incidents the priority lane served in this invocation: checked again after the slot wait. */
+  servedByPriorityLane?: ReadonlySet<string> | undefined;
 }
 
 export type EnrichOutcome =
@@ -118,6 +120,33 @@ async function recoverExpiredClaim(
   return true;
 }
 
+/**
+ * Where a version's time to alert starts: the poll that read it, or, when the API returned a newer version
+ * than the one queued, that version's modification_time (it did not exist when the poll ran).
+ */
+export function firstSeenAt(message: IncidentVersionMessage, archivedTime: number): number {
+  return archivedTime > message.modification_time
+    ? Math.max(message.polled_at, archivedTime)
+    : message.polled_at;
+}
+
+/** Skips a version the archive (or a not-found answer) already covers, recovering an expired claim. */
+async function coalesceIfCovered(
+  context: EnrichmentContext,
+  message: IncidentVersionMessage,
+): Promise<EnrichOutcome | undefined> {
+  const state = (await readIncidentState(context.s3, context.bucket, message.incident_id))?.record;
+  const covered = coveredThrough(state);
+  if (covered < message.modification_time) return undefined;
+  context.metrics.addMetric(EnricherMetric.Coalesced, MetricUnit.Count, 1);
+  context.logger.info("Skipped: the archive already covers this version", {
+    modification_time: message.modification_time,
+    covered_through: covered,
+  });
+  const notified = await recoverExpiredClaim(context, message.incident_id, state);
+  return { kind: "coalesced", coveredThrough: covered, notified };
+}
+
 export async function enrichIncidentVersion(
   context: EnrichmentContext,
   message: IncidentVersionMessage,
@@ -125,19 +154,15 @@ export async function enrichIncidentVersion(
   const { s3, bucket, logger, metrics } = context;
   const incidentId = message.incident_id;
 
-  const state = (await readIncidentState(s3, bucket, incidentId))?.record;
-  const covered = coveredThrough(state);
-  if (covered >= message.modification_time) {
-    metrics.addMetric(EnricherMetric.Coalesced, MetricUnit.Count, 1);
-    logger.info("Skipped: the archive already covers this version", {
-      modification_time: message.modification_time,
-      covered_through: covered,
-    });
-    const notified = await recoverExpiredClaim(context, incidentId, state);
-    return { kind: "coalesced", coveredThrough: covered, notified };
-  }
+  const coalesced = await coalesceIfCovered(context, message);
+  if (coalesced !== undefined) return coalesced;
 
   if (!(await context.pacer.acquireSlot(context.deadline))) return { kind: "deferred" };
+  // The priority lane may have served this very incident while we waited for the slot.
+  if (context.servedByPriorityLane?.has(incidentId)) {
+    const servedAhead = await coalesceIfCovered(context, message);
+    if (servedAhead !== undefined) return servedAhead;
+  }
 
   const fetchTime = context.now();
   metrics.addMetric(EnricherMetric.ExtraDataCalls, MetricUnit.Count, 1);
@@ -237,6 +262,7 @@ export async function enrichIncidentVersion(
       now: context.now(),
       claimId,
       expiresAt: claimExpiry(context),
+      firstSeenAt: firstSeenAt(message, archivedTime),
     });
     plan = decided.plan;
     return {

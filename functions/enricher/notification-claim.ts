@@ -14,6 +14,7 @@ import {
   type IncidentDigest,
   type NotifySeverity,
   notificationDue,
+  notifiedSeverity,
   publishIncidentNotification,
   severityRank,
 } from "../shared/notification.ts";
@@ -30,6 +31,8 @@ export interface PendingClaim {
   previousSeverity: string | undefined;
   digest: IncidentDigest;
   archive: ArchiveLocation;
+  /** Epoch ms the pipeline first saw the version (undefined in claims written before it was kept). */
+  firstSeenAt: number | undefined;
 }
 
 export type NotificationPlan =
@@ -49,6 +52,8 @@ export interface ClaimRequest {
   now: number;
   claimId: string;
   expiresAt: number;
+  /** Where this version's time to alert starts: see firstSeenAt in enrich-incident.ts. */
+  firstSeenAt: number;
 }
 
 /** The pending claim in a `notified` record, or undefined when it is done (or too incomplete to publish from). */
@@ -71,6 +76,7 @@ export function pendingClaimOf(notified: NotifiedRecord | null | undefined): Pen
     previousSeverity: notified.previous_severity ?? undefined,
     digest,
     archive: { bucket: archive.bucket, key: archive.key },
+    firstSeenAt: notified.first_seen_at,
   };
 }
 
@@ -85,6 +91,7 @@ export function pendingRecord(claim: PendingClaim, claimedAt: number): NotifiedR
     previous_severity: claim.previousSeverity ?? null,
     digest: claim.digest,
     archive: { bucket: claim.archive.bucket, key: claim.archive.key },
+    ...(claim.firstSeenAt === undefined ? {} : { first_seen_at: claim.firstSeenAt }),
   };
 }
 
@@ -107,7 +114,8 @@ export function planNotification(
 ): { plan: NotificationPlan; notified: NotifiedRecord | null | undefined } {
   const pending = pendingClaimOf(notified);
   const stale = pending !== undefined && pending.expiresAt <= request.now;
-  const rank = severityRank(request.digest.severity);
+  const severity = notifiedSeverity(request.digest);
+  const rank = severityRank(severity);
   if (notified != null && !stale && severityRank(notified.severity) >= rank) {
     const plan: NotificationPlan =
       pending === undefined
@@ -122,17 +130,18 @@ export function planNotification(
   // A live claim is being published (count it as heard); a stale one at a lower severity is superseded.
   const previousSeverity =
     notified == null ? undefined : stale ? pending.previousSeverity : notified.severity;
-  if (!notificationDue(request.digest.severity, request.threshold, previousSeverity)) {
+  if (!notificationDue(severity, request.threshold, previousSeverity)) {
     return { plan: { kind: "not_due" }, notified };
   }
   const claim: PendingClaim = {
     claimId: request.claimId,
-    severity: request.digest.severity,
+    severity,
     modificationTime: request.modificationTime,
     expiresAt: request.expiresAt,
     previousSeverity,
     digest: request.digest,
     archive: request.archive,
+    firstSeenAt: request.firstSeenAt,
   };
   return { plan: { kind: "publish", claim, takenOver: false }, notified: pendingRecord(claim, request.now) };
 }
@@ -186,15 +195,25 @@ export async function publishClaim(
     archive: claim.archive,
     previousSeverity: claim.previousSeverity,
     consoleBaseUrl: context.consoleBaseUrl,
+    firstSeenAt: claim.firstSeenAt,
   });
+  const publishedAt = context.now();
   context.metrics.addMetric(EnricherMetric.Notified, MetricUnit.Count, 1);
+  const timeToAlertMs = claim.firstSeenAt === undefined ? undefined : publishedAt - claim.firstSeenAt;
+  if (timeToAlertMs !== undefined) {
+    context.metrics.addMetric(
+      EnricherMetric.TimeToAlert,
+      MetricUnit.Seconds,
+      Math.max(0, timeToAlertMs) / 1000,
+    );
+  }
   context.logger.info(plan.takenOver ? "Notified, taking over an expired claim" : "Notified", {
     severity: claim.severity,
     previous_severity: claim.previousSeverity,
     archive_key: claim.archive.key,
     sns_message_id: messageId,
+    time_to_alert_ms: timeToAlertMs,
   });
-  const publishedAt = context.now();
   await updateIncidentState(context.s3, context.bucket, incidentId, (current) => ({
     ...current,
     notified: completeClaim(current.notified, claim, publishedAt),

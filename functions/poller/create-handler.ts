@@ -10,6 +10,7 @@ import { isCortexError } from "../shared/cortex/errors.ts";
 import { IncidentCursorStore } from "../shared/cursor.ts";
 import { PollerMetric } from "../shared/metric-names.ts";
 import { enqueueIncidentVersions } from "./enqueue.ts";
+import { type PriorityRouting, sendPriorityHints } from "./priority-hints.ts";
 
 export interface PollerDependencies {
   s3: S3Client;
@@ -31,6 +32,8 @@ export interface PollerDependencies {
   enqueueMaxAttempts?: number;
   /** Waits between SQS retries; tests pass an instant one. */
   sleep?: (ms: number) => Promise<void>;
+  /** The priority lane: versions at or above the threshold are also hinted there (none: no hints). */
+  priority?: PriorityRouting;
 }
 
 export interface PollRunSummary {
@@ -112,13 +115,17 @@ export function createPollerHandler(deps: PollerDependencies): PollerHandler {
         })) {
           pagesRead++;
           incidentsSeen += page.incidents.length;
+          const polledAt = now();
           messagesSent += await enqueueIncidentVersions(page.incidents, {
             sqs: deps.sqs,
             queueUrl: deps.queueUrl,
-            polledAt: now(),
+            polledAt,
             ...(deps.enqueueMaxAttempts === undefined ? {} : { maxAttempts: deps.enqueueMaxAttempts }),
             ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
           });
+          if (deps.priority !== undefined) {
+            await sendPriorityHints(page.incidents, { ...deps, routing: deps.priority, polledAt });
+          }
           // Only now are this page's versions safely queued: the cursor may move past them.
           cursorAfter = (await store.save(page.cursor)).cursor;
           logger.info("Page queued", {

@@ -47,6 +47,7 @@ export function incidentVersionMessage(incident: IncidentSummary, polledAt: numb
     modification_time: incident.modification_time,
     creation_time: incident.creation_time,
     severity: incident.severity,
+    manual_severity: typeof incident.manual_severity === "string" ? incident.manual_severity : null,
     status: incident.status,
     alert_count: incident.alert_count,
     incident_name: incident.incident_name,

@@ -37,6 +37,8 @@ const incidentStateSchema = z.looseObject({
       previous_severity: z.string().nullish(),
       digest: incidentDigestSchema.optional(),
       archive: z.looseObject({ bucket: z.string(), key: z.string() }).optional(),
+      /** Epoch ms the pipeline first saw the claimed version: where its time to alert starts. */
+      first_seen_at: z.number().optional(),
     })
     .nullish(),
   not_found: z

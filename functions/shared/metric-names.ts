@@ -13,6 +13,10 @@ export const PollerMetric = {
   RunDurationMs: "RunDurationMs",
   /** A run that stopped early at its time budget and left a backlog for the next run. */
   BacklogRemaining: "BacklogRemaining",
+  /** Versions at or above the notification threshold also sent to the priority queue. */
+  PriorityHintsSent: "PriorityHintsSent",
+  /** Priority hints that could not be sent (the versions still wait on the ordinary queue). */
+  PriorityHintsFailed: "PriorityHintsFailed",
 } as const;
 
 export const EnricherMetric = {
@@ -26,4 +30,12 @@ export const EnricherMetric = {
   IncidentNotFound: "IncidentNotFound",
   /** Seconds between the incident's modification_time and its archive write. */
   EndToEndLagSeconds: "EndToEndLagSeconds",
+  /** Seconds from the poll that first read a version to its SNS publish, per notification. */
+  TimeToAlert: "TimeToAlert",
+  /** Priority hints received before an API call, to be served first. */
+  PriorityHintsTaken: "PriorityHintsTaken",
+  /** Priority hints that did not parse (deleted; their ordinary copies are still queued). */
+  PriorityHintsInvalid: "PriorityHintsInvalid",
+  /** ReceiveMessage on the priority queue failed; the ordinary lane was served instead. */
+  PriorityReceiveFailures: "PriorityReceiveFailures",
 } as const;

@@ -18,6 +18,15 @@ export function severityRank(severity: string | undefined): number {
   return (severity === undefined ? undefined : SEVERITY_RANK[severity.toLowerCase()]) ?? 0;
 }
 
+/**
+ * The severity the pipeline judges an incident by: the higher of the detection's `severity` and the
+ * analyst's `manual_severity` (what the console shows when set), so an analyst's escalation is never missed.
+ */
+export function effectiveSeverity(severity: string, manualSeverity: string | null | undefined): string {
+  if (manualSeverity == null || manualSeverity.trim() === "") return severity;
+  return severityRank(manualSeverity) > severityRank(severity) ? manualSeverity : severity;
+}
+
 /** At or above the threshold, and higher than anything notified before for this incident. */
 export function notificationDue(
   severity: string,
@@ -33,7 +42,10 @@ export function notificationDue(
 export interface IncidentDigest {
   incidentId: string;
   name: string | null;
+  /** The detection's severity, as the API sends it. */
   severity: string;
+  /** The analyst's override, when set (absent in claims written before it was read). */
+  manualSeverity?: string | null | undefined;
   status: string;
   creationTime: number;
   modificationTime: number;
@@ -60,6 +72,7 @@ export const incidentDigestSchema: z.ZodType<IncidentDigest> = z.object({
   incidentId: z.string(),
   name: z.string().nullable(),
   severity: z.string(),
+  manualSeverity: z.string().nullish(),
   status: z.string(),
   creationTime: z.number(),
   modificationTime: z.number(),
@@ -82,6 +95,7 @@ export const incidentDigestSchema: z.ZodType<IncidentDigest> = z.object({
 export interface DigestFallback {
   incident_id: string;
   severity: string;
+  manual_severity?: string | null | undefined;
   status: string;
   creation_time: number;
   modification_time: number;
@@ -107,6 +121,11 @@ export function digestIncident(
     incidentId: text(field("incident_id")) ?? fallback.incident_id,
     name: text(field("incident_name")) ?? text(fallback.incident_name),
     severity: text(field("severity")) ?? fallback.severity,
+    // The reply's own field decides when present, even null (the analyst cleared it).
+    manualSeverity:
+      incident !== undefined && "manual_severity" in incident
+        ? text(field("manual_severity"))
+        : text(fallback.manual_severity),
     status: text(field("status")) ?? fallback.status,
     creationTime: count(field("creation_time")) ?? fallback.creation_time,
     modificationTime: count(field("modification_time")) ?? fallback.modification_time,
@@ -164,17 +183,31 @@ export function truncate(value: string, max: number): string {
   return `${kept.trimEnd()}...`;
 }
 
+/** The severity a digest is notified at: see effectiveSeverity. */
+export function notifiedSeverity(digest: IncidentDigest): string {
+  return effectiveSeverity(digest.severity, digest.manualSeverity);
+}
+
+/** Both severities when the analyst set one ("high (analyst high, Cortex low)"), else the one there is. */
+function severityWithSource(digest: IncidentDigest): string {
+  const notified = notifiedSeverity(digest);
+  const manual = digest.manualSeverity == null ? "" : singleLine(digest.manualSeverity);
+  return manual === "" ? notified : `${notified} (analyst ${manual}, Cortex ${singleLine(digest.severity)})`;
+}
+
 export function notificationSubject(digest: IncidentDigest): string {
   const name = digest.name === null ? "" : asciiLine(digest.name);
-  const head = asciiLine(`Cortex incident ${digest.incidentId} [${digest.severity.toUpperCase()}]`);
+  const head = asciiLine(`Cortex incident ${digest.incidentId} [${notifiedSeverity(digest).toUpperCase()}]`);
   return truncate(name === "" ? head : `${head}: ${name}`, SUBJECT_MAX);
 }
 
 /** ASCII so the text stays one GSM-7 SMS segment; one line, at most 140 characters. */
 export function smsText(digest: IncidentDigest): string {
   const alerts = digest.alertCount === null ? "" : `, ${digest.alertCount} alerts`;
+  const manual =
+    digest.manualSeverity == null ? "" : `, analyst ${digest.manualSeverity}, Cortex ${digest.severity}`;
   const head = asciiLine(
-    `${digest.severity.toUpperCase()} Cortex incident ${digest.incidentId} (${digest.status}${alerts})`,
+    `${notifiedSeverity(digest).toUpperCase()} Cortex incident ${digest.incidentId} (${digest.status}${alerts}${manual})`,
   );
   const name = digest.name === null ? "" : asciiLine(digest.name);
   return truncate(name === "" ? head : `${head}: ${name}`, SMS_MAX);
@@ -221,6 +254,8 @@ export interface IncidentNotificationInput {
   /** Severity notified before for this incident, when this is an escalation. */
   previousSeverity?: string | undefined;
   consoleBaseUrl?: string | undefined;
+  /** Epoch ms the pipeline first saw this version (the poll that read it): where time to alert starts. */
+  firstSeenAt?: number | undefined;
 }
 
 export function emailText(input: IncidentNotificationInput): string {
@@ -249,11 +284,11 @@ export function emailText(input: IncidentNotificationInput): string {
         );
   const lines = [
     input.previousSeverity === undefined
-      ? `A Cortex incident reached ${digest.severity} severity.`
-      : `A Cortex incident escalated from ${input.previousSeverity} to ${digest.severity}.`,
+      ? `A Cortex incident reached ${notifiedSeverity(digest)} severity.`
+      : `A Cortex incident escalated from ${input.previousSeverity} to ${notifiedSeverity(digest)}.`,
     "",
     `Incident:      ${digest.incidentId}${digest.name === null ? "" : ` - ${singleLine(digest.name)}`}`,
-    `Severity:      ${singleLine(digest.severity)}`,
+    `Severity:      ${singleLine(severityWithSource(digest))}`,
     `Status:        ${singleLine(digest.status)}`,
     `Created:       ${iso(digest.creationTime)}`,
     `Modified:      ${iso(digest.modificationTime)}`,
@@ -279,6 +314,10 @@ export function machineMessage(input: IncidentNotificationInput): Record<string,
     incident_id: digest.incidentId,
     incident_name: digest.name,
     severity: digest.severity,
+    manual_severity: digest.manualSeverity ?? null,
+    /** What the threshold was judged on: the higher of the two. */
+    notified_severity: notifiedSeverity(digest),
+    first_seen_at: input.firstSeenAt ?? null,
     status: digest.status,
     creation_time: digest.creationTime,
     modification_time: digest.modificationTime,
@@ -311,7 +350,8 @@ export function buildIncidentNotification(input: IncidentNotificationInput): Pub
       sms: smsText(digest),
     }),
     MessageAttributes: {
-      severity: { DataType: "String", StringValue: attributeText(digest.severity.toLowerCase()) },
+      // The severity notified at, so a filter policy on "critical" also gets an analyst's escalation.
+      severity: { DataType: "String", StringValue: attributeText(notifiedSeverity(digest).toLowerCase()) },
       status: { DataType: "String", StringValue: attributeText(digest.status) },
       incident_id: { DataType: "String", StringValue: attributeText(digest.incidentId) },
       alert_count: { DataType: "Number", StringValue: String(digest.alertCount ?? 0) },

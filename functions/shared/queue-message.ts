@@ -7,6 +7,8 @@ export const incidentVersionMessageSchema = z.looseObject({
   modification_time: z.number().int().nonnegative(),
   creation_time: z.number().int().nonnegative(),
   severity: z.string().min(1),
+  /** The analyst's override (null when not set): the threshold is judged on the higher of the two. */
+  manual_severity: z.string().nullish(),
   status: z.string().min(1),
   alert_count: z.number().int().nonnegative().nullish(),
   incident_name: z.string().nullish(),

@@ -242,6 +242,7 @@ describe("notifying once per incident", () => {
             versionMessage(incident),
           ),
           archive: otherArchive,
+          firstSeenAt: run.clock.now(),
         },
         run.clock.now(),
       ),
@@ -358,6 +359,7 @@ describe("planNotification: deciding inside the claim write", () => {
     now: NOW,
     claimId: "mine",
     expiresAt: NOW + INVOCATION_MS,
+    firstSeenAt: NOW - 5_000,
   };
   const claimAt = (severity: string, expiresAt: number, previousSeverity?: string) =>
     pendingRecord(
@@ -369,6 +371,7 @@ describe("planNotification: deciding inside the claim write", () => {
         previousSeverity,
         digest: { ...request.digest, severity },
         archive: { bucket: "archive", key: "theirs" },
+        firstSeenAt: NOW - 10_000,
       },
       NOW - 1,
     );
