@@ -516,10 +516,7 @@ export class IncidentExportPipeline extends Construct {
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: "Time to alert (s) and priority lane",
-        left: [
-          enricher(EnricherMetric.TimeToAlert, "p95"),
-          enricher(EnricherMetric.TimeToAlert, "Maximum"),
-        ],
+        left: [enricher(EnricherMetric.TimeToAlert, "p95"), enricher(EnricherMetric.TimeToAlert, "Maximum")],
         right: [
           poller(PollerMetric.PriorityHintsSent),
           poller(PollerMetric.PriorityHintsFailed),

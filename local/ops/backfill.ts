@@ -159,7 +159,7 @@ function resultOf(job: BackfillJob) {
   };
 }
 
-/** A new job's range: --to, cut back to just before the live cursor, so poller and backfill never overlap. */
+/** A new job's range: --to, cut back to just before the live cursor (from there on the poller queues everything). */
 async function newJob(input: BackfillInput, jobId: string, now: () => number): Promise<BackfillJob> {
   const live = (await new IncidentCursorStore({ s3: input.target.s3, bucket: input.target.bucket }).load())
     ?.cursor;

@@ -51,10 +51,11 @@ ${EXIT_CODES}
 Walks get_incidents over a past modification-time range with the poller's own walk and queues every
 version the archive does not hold yet, for the enricher to archive. Never touches the poller's cursor:
 its own checkpoint (state/backfill/<job>.json) lets an interrupted backfill resume where it stopped, by
-running the same command again. --to defaults to the live cursor, so the poller and the backfill never
-queue the same version; a later --to is cut back to it.
+running the same command again. --to defaults to just before the live cursor (a later --to is cut back
+to it): versions the poller queued that are archived by then are skipped, ones still queued are coalesced
+by the enricher. To walk only what the poller never saw, give --to where its first run began.
   --from DATE               2026-09-01, 2026-09-01T12:00:00Z or epoch ms (UTC)
-  --to DATE                 default: where the live poller's cursor is
+  --to DATE                 default: just before the live poller's cursor
   --filters JSON            get_incidents filters (default: the stack's incidentFilters)
   --calls-per-second N      get_incidents calls per second (default 1; the tenant allows about 10 for
                             every client together)

@@ -40,7 +40,7 @@ export interface OpsHarness {
     argv: string[],
     options?: { stopSignal?: AbortSignal; onStdout?: (text: string) => void },
   ): Promise<OpsRun>;
-  /** One run of the real poller handler (live cursor at state/cursor.json), lookback 7 h. */
+  /** One run of the real poller handler (live cursor at state/cursor.json), look-back 7 h unless given. */
   poll(): Promise<PollRunSummary>;
   /** Feeds every queued message to the real enricher handler until the queue is empty; returns the messages handled. */
   enrichQueue(): Promise<number>;
@@ -53,7 +53,7 @@ const quiet = (serviceName: string) => ({
 });
 
 export async function startOpsHarness(
-  options: { incidents?: number; seed?: number } = {},
+  options: { incidents?: number; seed?: number; lookbackMs?: number; live?: { intervalMs: number } } = {},
 ): Promise<OpsHarness> {
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
   const aws = await startEmbeddedAwsEndpoint();
@@ -64,6 +64,7 @@ export async function startOpsHarness(
       extraData: { requests: TEST_BUDGET_PER_MINUTE, windowMs: 60_000 },
       tenant: { requests: 1_000, windowMs: 1_000 },
     },
+    ...(options.live === undefined ? {} : { live: options.live }),
   });
   const clients = localAwsClients(aws.url);
   const resources = await provisionLocalResources({
@@ -91,7 +92,7 @@ export async function startOpsHarness(
     queueUrl: resources.queueUrl,
     incidents: cortex,
     filters: [],
-    firstRunLookbackMs: 7 * 3_600_000,
+    firstRunLookbackMs: options.lookbackMs ?? 7 * 3_600_000,
     ...quiet("poller"),
   });
   const enricher = createEnricherHandler({
