@@ -1,4 +1,4 @@
-// `npm run bench`: runs the five benchmarks, prints each table and writes BENCHMARKS.md at the repo root.
+// `npm run bench`: runs the benchmarks, prints each table and writes BENCHMARKS.md at the repo root.
 // Benchmarks never run inside `npm test`; their figures depend on the machine.
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -8,6 +8,7 @@ import { costPerMillionVersions } from "./cost.ts";
 import { benchLargeIncident } from "./large-incident.ts";
 import { benchPollerBacklog } from "./poller-backlog.ts";
 import { type BenchTable, renderBenchmarksMarkdown, renderConsoleTable } from "./report.ts";
+import { benchTimeToAlert } from "./time-to-alert.ts";
 
 const OUTPUT = fileURLToPath(new URL("../BENCHMARKS.md", import.meta.url));
 /** At the budget's ceiling of 10 versions a minute and one poll a minute, a poll run serves 10 versions. */
@@ -55,6 +56,7 @@ cost.notes = [
   `Cold starts (benchmark 3: at most ${Math.max(...Object.values(coldStart.importMs)).toFixed(0)} ms of module import each) are billed as init time too; a container serves many batches, so they add little per version and are left out.`,
 ];
 tables.push(show(cost));
+tables.push(show(await benchTimeToAlert()));
 
 writeFileSync(OUTPUT, renderBenchmarksMarkdown(tables, started));
 console.log(`\nWrote ${OUTPUT} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s).`);

@@ -51,6 +51,20 @@ export function scheduleIntervalMinutes(schedule: string): number | undefined {
   return Number(rate[1]) * (minutesPer[(rate[2] ?? "minute").replace(/s$/, "")] ?? 1);
 }
 
+/** The poller's Lambda timeout in seconds (5 minutes): one invocation polls for less than this. */
+export const POLLER_TIMEOUT_SECONDS = 300;
+/** The last poll of an invocation leaves this much of the poller's timeout for a slow walk. */
+const POLL_WINDOW_MARGIN_SECONDS = 60;
+
+/**
+ * How long one scheduled invocation keeps polling: the schedule's period, so it returns before the next
+ * tick (a cron() fires at most once a minute: 60 s), but never past the poller's timeout less a margin.
+ */
+export function pollWindowSeconds(schedule: string): number {
+  const period = (scheduleIntervalMinutes(schedule) ?? 1) * 60;
+  return Math.min(period, POLLER_TIMEOUT_SECONDS - POLL_WINDOW_MARGIN_SECONDS);
+}
+
 export const pipelineConfigSchema = z
   .strictObject({
     /** CloudFormation stack name. */
@@ -70,6 +84,8 @@ export const pipelineConfigSchema = z
     /** An existing secret holding {"apiKey","apiKeyId","authType"}; omitted: the stack creates one to fill. */
     secretArn: secretArn.optional(),
     schedule: scheduleExpression.default("rate(1 minute)"),
+    /** Polls start this often inside each scheduled invocation (EventBridge cannot fire more than once a minute). */
+    pollIntervalSeconds: z.number().int().min(5).max(900).default(20),
     firstRunLookbackMinutes: z.number().int().positive().max(525_600).default(1440),
     incidentFilters: z.array(incidentFilter).default([]),
     alertsLimit: z.number().int().min(1).max(1000).default(1000),
@@ -112,6 +128,8 @@ export const pipelineConfigSchema = z
       .default(30),
     /** Customer-managed KMS key for the incident topic; omitted: the topic is not KMS-encrypted. */
     incidentTopicKmsKeyArn: kmsKeyArn.optional(),
+    /** The same for the operations (alarm) topic; its key policy must let cloudwatch.amazonaws.com use it. */
+    operationsTopicKmsKeyArn: kmsKeyArn.optional(),
     dlqMaxReceiveCount: z.number().int().min(5).max(1000).default(10),
     alarms: z
       .strictObject({
@@ -119,12 +137,23 @@ export const pipelineConfigSchema = z
         cursorLagSeconds: z.number().int().positive().default(1800),
         /** Age of the oldest queued message above which the operations topic is told. */
         oldestMessageAgeSeconds: z.number().int().positive().default(3600),
+        /** p95 of TimeToAlert (poll that read a version -> its SNS publish) above which the operations topic is told. */
+        timeToAlertSeconds: z.number().int().positive().default(90),
       })
       .prefault({}),
   })
   // The same field/operator rules the Cortex client enforces at run time, so a filter the API would
   // reject (status with "in", an Xpanse-only field on XDR) fails the synth instead of every poll.
   .superRefine((config, context) => {
+    const window = pollWindowSeconds(config.schedule);
+    if (config.pollIntervalSeconds > window) {
+      context.addIssue({
+        code: "custom",
+        path: ["pollIntervalSeconds"],
+        message: `must be at most the time one scheduled invocation polls for (${window} s with schedule ${config.schedule})`,
+        input: config.pollIntervalSeconds,
+      });
+    }
     config.incidentFilters.forEach((filter, index) => {
       try {
         parseIncidentFilters([filter], config.product);

@@ -10,7 +10,7 @@ import type { SNSClient } from "@aws-sdk/client-sns";
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
-import type { ExtraDataSource } from "../shared/cortex/api.ts";
+import type { ExtraDataSource, IncidentLookup } from "../shared/cortex/api.ts";
 import { isCortexError } from "../shared/cortex/errors.ts";
 import type { NotifySeverity } from "../shared/notification.ts";
 import { type ApiBudgetPacer, createApiBudgetPacer } from "../shared/pacing.ts";
@@ -27,6 +27,8 @@ export interface EnricherDependencies {
   queueUrl: string;
   topicArn: string;
   extraData: ExtraDataSource;
+  /** Confirms a "not found" answer before it is recorded (get_incidents by id); without it one answer is taken as proof. */
+  incidentLookup?: IncidentLookup;
   alertsLimit: number;
   budgetPerMinute: number;
   maxConcurrency: number;
@@ -126,14 +128,17 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       ? undefined
       : createPriorityLane({ sqs: deps.sqs, queueUrl: deps.priorityQueueUrl, logger, metrics: deps.metrics });
 
-  /** Pushes throttled messages out of sight for a while, longer each time they come back. */
-  async function delayRedelivery(records: readonly SQSRecord[]): Promise<void> {
+  /** Sets when failed messages come back: throttled ones later each time, others as `visibility` says. */
+  async function delayRedelivery(
+    records: readonly SQSRecord[],
+    visibility: (record: SQSRecord) => number = (record) => backoff(receiveCount(record)),
+  ): Promise<void> {
     for (let start = 0; start < records.length; start += 10) {
       const chunk = records.slice(start, start + 10);
       const entries = chunk.map((record, index) => ({
         Id: String(index),
         ReceiptHandle: record.receiptHandle,
-        VisibilityTimeout: backoff(receiveCount(record)),
+        VisibilityTimeout: visibility(record),
       }));
       try {
         const response = await deps.sqs.send(
@@ -141,7 +146,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
         );
         for (const failed of response.Failed ?? []) {
           logger.warn(
-            "Could not delay a throttled message; it comes back after the queue's visibility timeout",
+            "Could not set when a failed message comes back; it does after the queue's visibility timeout",
             {
               message_id: chunk[Number(failed.Id)]?.messageId,
               code: failed.Code,
@@ -152,7 +157,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       } catch (error) {
         // The messages are failed either way; without the backoff they return after the queue's visibility timeout.
         logger.warn(
-          "Could not delay throttled messages; they come back after the queue's visibility timeout",
+          "Could not set when failed messages come back; they do after the queue's visibility timeout",
           {
             message_ids: chunk.map((record) => record.messageId),
             error,
@@ -168,6 +173,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
     const deadline = endsAt - margin;
     let stopped: NotStartedReason | undefined;
     const throttled: SQSRecord[] = [];
+    const deferred: SQSRecord[] = [];
     const outcomes: Record<string, number> = {};
     const count = (outcome: string) => {
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
@@ -178,6 +184,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       bucket: deps.bucket,
       topicArn: deps.topicArn,
       extraData: deps.extraData,
+      incidentLookup: deps.incidentLookup,
       alertsLimit: deps.alertsLimit,
       notifyMinSeverity: deps.notifyMinSeverity,
       consoleBaseUrl: deps.consoleBaseUrl,
@@ -197,6 +204,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       if (stopped === undefined && now() >= deadline) stopped = "deadline";
       if (stopped !== undefined) {
         if (stopped === "throttled") throttled.push(record);
+        if (stopped === "deadline") deferred.push(record);
         count(`not_started_${stopped}`);
         throw new MessageNotStartedError(record.messageId, stopped);
       }
@@ -216,6 +224,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
         const outcome = await enrichIncidentVersion(enrichment(log, invocationPacer), message);
         if (outcome.kind === "deferred") {
           stopped = "deadline";
+          deferred.push(record);
           count("not_started_deadline");
           log.info("No API slot left before the deadline; returning the rest of the batch");
           throw new MessageNotStartedError(record.messageId, "deadline");
@@ -243,6 +252,11 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       throwOnFullBatchFailure: false,
     });
     if (throttled.length > 0) await delayRedelivery(throttled);
+    // Records the priority lane's calls pushed past the deadline were never tried: back after one slot,
+    // not after the queue's visibility timeout (6x the function timeout).
+    if (deferred.length > 0 && (prioritized?.servedIncidents.size ?? 0) > 0) {
+      await delayRedelivery(deferred, () => Math.ceil(pacer.intervalMs / 1000));
+    }
     // Hold the last call's slot to its end: the next invocation may run in a container without this pacer state.
     await pacer.waitOutSlot(endsAt - FINAL_MARGIN_MS);
     logger.info("Batch done", {

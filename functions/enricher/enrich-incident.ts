@@ -6,7 +6,7 @@ import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { archiveIncident, archiveKey, QUARANTINE_PREFIX, quarantineReply } from "../shared/archive.ts";
-import type { ExtraDataResult, ExtraDataSource } from "../shared/cortex/api.ts";
+import type { AttemptGate, ExtraDataResult, ExtraDataSource, IncidentLookup } from "../shared/cortex/api.ts";
 import { type CortexApiError, isCortexError } from "../shared/cortex/errors.ts";
 import { isRecord } from "../shared/cortex/schemas.ts";
 import {
@@ -18,6 +18,7 @@ import { EnricherMetric } from "../shared/metric-names.ts";
 import { digestIncident, type NotifySeverity } from "../shared/notification.ts";
 import type { ApiBudgetPacer } from "../shared/pacing.ts";
 import type { IncidentVersionMessage } from "../shared/queue-message.ts";
+import { NotFoundUnconfirmedError } from "./errors.ts";
 import { type NotificationPlan, planNotification, planTakeOver, publishClaim } from "./notification-claim.ts";
 
 export interface EnrichmentContext {
@@ -26,6 +27,7 @@ export interface EnrichmentContext {
   bucket: string;
   topicArn: string;
   extraData: ExtraDataSource;
+  incidentLookup?: IncidentLookup | undefined;
   alertsLimit: number;
   notifyMinSeverity: NotifySeverity;
   consoleBaseUrl?: string | undefined;
@@ -147,6 +149,39 @@ async function coalesceIfCovered(
   return { kind: "coalesced", coveredThrough: covered, notified };
 }
 
+/** The first attempt uses the slot already held; every retry waits for a slot of its own (each request sent counts). */
+function retriesPaced(pacer: ApiBudgetPacer): AttemptGate {
+  let attempts = 0;
+  return {
+    beforeAttempt: async (deadline) => {
+      attempts += 1;
+      return attempts === 1 || pacer.acquireSlot(deadline ?? Number.POSITIVE_INFINITY);
+    },
+  };
+}
+
+/**
+ * One "not found" answer is not proof (a transient 5xx says it too): when get_incidents still lists the
+ * incident, nothing is recorded and the message is retried. Throws NotFoundUnconfirmedError then.
+ */
+async function confirmNotFound(
+  context: EnrichmentContext,
+  incidentId: string,
+  answer: CortexApiError,
+): Promise<void> {
+  if (context.incidentLookup === undefined) return;
+  const listed = await context.incidentLookup.listIncidentsById([incidentId], { deadline: context.deadline });
+  if (!listed.some((incident) => incident.incident_id === incidentId)) return;
+  context.metrics.addMetric(EnricherMetric.NotFoundUnconfirmed, MetricUnit.Count, 1);
+  context.logger.warn(
+    "The Cortex API said this incident does not exist, but get_incidents lists it; retrying later",
+    {
+      server_message: answer.serverMessage,
+    },
+  );
+  throw new NotFoundUnconfirmedError(incidentId, answer);
+}
+
 export async function enrichIncidentVersion(
   context: EnrichmentContext,
   message: IncidentVersionMessage,
@@ -171,16 +206,16 @@ export async function enrichIncidentVersion(
     result = await context.extraData.getIncidentExtraData(incidentId, {
       deadline: context.deadline,
       alertsLimit: context.alertsLimit,
+      gate: retriesPaced(context.pacer),
     });
   } catch (error) {
     if (!isCortexError(error)) throw error;
-    // Every attempt the client made spent budget: hold a slot for each.
-    if (error.attempts !== undefined && error.attempts > 1) context.pacer.holdExtraSlots(error.attempts - 1);
     if (error.kind === "throttled") {
       metrics.addMetric(EnricherMetric.Throttles, MetricUnit.Count, 1);
       throw error;
     }
     if (error.kind === "incident_not_found") {
+      await confirmNotFound(context, incidentId, error);
       metrics.addMetric(EnricherMetric.IncidentNotFound, MetricUnit.Count, 1);
       await updateIncidentState(s3, bucket, incidentId, (current) => ({
         ...current,

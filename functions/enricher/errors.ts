@@ -43,3 +43,16 @@ export class EnricherConfigurationError extends Error {
     this.name = "EnricherConfigurationError";
   }
 }
+
+/** The API answered "not found" for an incident get_incidents still lists: not recorded, retried later. */
+export class NotFoundUnconfirmedError extends Error {
+  readonly incidentId: string;
+  constructor(incidentId: string, cause: unknown) {
+    super(
+      `Cortex answered "not found" for incident ${incidentId}, which get_incidents still lists: not recorded as not found; the message will be retried.`,
+      { cause },
+    );
+    this.name = "NotFoundUnconfirmedError";
+    this.incidentId = incidentId;
+  }
+}

@@ -22,6 +22,12 @@ if (!parsedEnvironment.success) {
 const environment = parsedEnvironment.data;
 const { logger, metrics } = createPowertools(ENRICHER_SERVICE);
 
+const cortex = new CortexClient({
+  baseUrl: environment.CORTEX_API_URL,
+  product: environment.CORTEX_PRODUCT,
+  credentials: createCredentialsProvider(environment.CORTEX_SECRET_ARN),
+});
+
 const enrich = createEnricherHandler({
   s3: createS3Client(),
   sqs: createSqsClient(),
@@ -29,16 +35,14 @@ const enrich = createEnricherHandler({
   bucket: environment.ARCHIVE_BUCKET,
   queueUrl: environment.INCIDENT_QUEUE_URL,
   topicArn: environment.INCIDENT_TOPIC_ARN,
-  extraData: new CortexClient({
-    baseUrl: environment.CORTEX_API_URL,
-    product: environment.CORTEX_PRODUCT,
-    credentials: createCredentialsProvider(environment.CORTEX_SECRET_ARN),
-  }),
+  extraData: cortex,
+  incidentLookup: cortex,
   alertsLimit: environment.ALERTS_LIMIT,
   budgetPerMinute: environment.API_BUDGET_PER_MINUTE,
   maxConcurrency: environment.MAX_CONCURRENCY,
   notifyMinSeverity: environment.NOTIFY_MIN_SEVERITY,
   consoleBaseUrl: consoleBaseUrlFor(environment.CORTEX_API_URL),
+  priorityQueueUrl: environment.PRIORITY_QUEUE_URL,
   logger,
   metrics,
 });

@@ -4,6 +4,7 @@ import type { CortexProduct, IncidentFilterInput } from "../shared/cortex/api.ts
 import { CortexApiError } from "../shared/cortex/errors.ts";
 import { parseIncidentFilters } from "../shared/cortex/request.ts";
 import { pollerEnvironmentSchema } from "../shared/lambda-environment.ts";
+import type { PriorityRouting } from "./priority-hints.ts";
 
 export interface PollerConfig {
   bucket: string;
@@ -13,6 +14,9 @@ export interface PollerConfig {
   product: CortexProduct;
   filters: IncidentFilterInput[];
   firstRunLookbackMs: number;
+  priority: PriorityRouting | undefined;
+  pollIntervalMs: number;
+  pollWindowMs: number;
 }
 
 /** The environment is missing a variable or holds a malformed one; the message names it. */
@@ -62,5 +66,11 @@ export function readPollerConfig(env: Record<string, string | undefined>): Polle
     product,
     filters: filters.data.map((f) => ({ field: f.field, operator: f.operator, value: f.value })),
     firstRunLookbackMs: parsed.data.FIRST_RUN_LOOKBACK_MINUTES * 60_000,
+    priority:
+      parsed.data.PRIORITY_QUEUE_URL === undefined
+        ? undefined
+        : { queueUrl: parsed.data.PRIORITY_QUEUE_URL, minSeverity: parsed.data.NOTIFY_MIN_SEVERITY },
+    pollIntervalMs: parsed.data.POLL_INTERVAL_SECONDS * 1000,
+    pollWindowMs: parsed.data.POLL_WINDOW_SECONDS * 1000,
   };
 }

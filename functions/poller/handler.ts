@@ -1,5 +1,6 @@
 // Lambda entry for the EventBridge schedule: configuration and clients are built once per cold start,
-// each invocation is one poll run (see create-handler.ts).
+// each invocation polls every POLL_INTERVAL_SECONDS within the schedule's period (poll-loop.ts), each poll
+// one run (create-handler.ts).
 import type { Context } from "aws-lambda";
 import { createS3Client, createSqsClient } from "../shared/aws-clients.ts";
 import { CortexClient } from "../shared/cortex/client.ts";
@@ -7,12 +8,13 @@ import { createCredentialsProvider } from "../shared/cortex/secret.ts";
 import { POLLER_SERVICE } from "../shared/metric-names.ts";
 import { createPowertools } from "../shared/powertools.ts";
 import { readPollerConfig } from "./config.ts";
-import { createPollerHandler, type PollRunSummary } from "./create-handler.ts";
+import { createPollerHandler } from "./create-handler.ts";
+import { createPollLoop, type PollInvocationSummary } from "./poll-loop.ts";
 
 const config = readPollerConfig(process.env);
 const { logger, metrics } = createPowertools(POLLER_SERVICE);
 
-const pollIncidents = createPollerHandler({
+const pollOnce = createPollerHandler({
   s3: createS3Client(),
   sqs: createSqsClient(),
   bucket: config.bucket,
@@ -24,11 +26,17 @@ const pollIncidents = createPollerHandler({
   }),
   filters: config.filters,
   firstRunLookbackMs: config.firstRunLookbackMs,
+  priority: config.priority,
   logger,
   metrics,
 });
+const pollIncidents = createPollLoop(pollOnce, {
+  intervalMs: config.pollIntervalMs,
+  windowMs: config.pollWindowMs,
+  logger,
+});
 
-export const handler = async (event: unknown, context: Context): Promise<PollRunSummary> => {
+export const handler = async (event: unknown, context: Context): Promise<PollInvocationSummary> => {
   logger.addContext(context);
   metrics.captureColdStartMetric();
   return pollIncidents(event, context);

@@ -14,6 +14,13 @@ export const pollerEnvironmentSchema = z.object({
   /** JSON array of extra get_incidents filters ANDed with the cursor filter, e.g. a status filter. */
   INCIDENT_FILTERS: z.string().default("[]"),
   FIRST_RUN_LOOKBACK_MINUTES: z.coerce.number().int().positive().default(1440),
+  /** The priority lane: versions at or above NOTIFY_MIN_SEVERITY are also hinted here (unset: no hints). */
+  PRIORITY_QUEUE_URL: z.url().optional(),
+  NOTIFY_MIN_SEVERITY: severity.default("high"),
+  /** Polls start this often inside one scheduled invocation... */
+  POLL_INTERVAL_SECONDS: z.coerce.number().int().positive().default(60),
+  /** ...within the schedule's period, so the invocation ends before the next tick. */
+  POLL_WINDOW_SECONDS: z.coerce.number().int().positive().default(60),
 });
 export type PollerEnvironment = z.infer<typeof pollerEnvironmentSchema>;
 
@@ -28,5 +35,7 @@ export const enricherEnvironmentSchema = z.object({
   API_BUDGET_PER_MINUTE: z.coerce.number().positive().default(10),
   MAX_CONCURRENCY: z.coerce.number().int().min(2).default(2),
   NOTIFY_MIN_SEVERITY: severity.default("high"),
+  /** Drained before each API call (unset: no priority lane). */
+  PRIORITY_QUEUE_URL: z.url().optional(),
 });
 export type EnricherEnvironment = z.infer<typeof enricherEnvironmentSchema>;

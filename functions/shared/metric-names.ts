@@ -28,6 +28,8 @@ export const EnricherMetric = {
   /** Messages skipped because the archive already holds that version or a later one. */
   Coalesced: "Coalesced",
   IncidentNotFound: "IncidentNotFound",
+  /** A "not found" answer for an incident get_incidents still lists: not recorded, the message is retried. */
+  NotFoundUnconfirmed: "NotFoundUnconfirmed",
   /** Seconds between the incident's modification_time and its archive write. */
   EndToEndLagSeconds: "EndToEndLagSeconds",
   /** Seconds from the poll that first read a version to its SNS publish, per notification. */

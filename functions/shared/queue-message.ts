@@ -17,3 +17,6 @@ export const incidentVersionMessageSchema = z.looseObject({
 });
 
 export type IncidentVersionMessage = z.infer<typeof incidentVersionMessageSchema>;
+
+/** The priority queue keeps a hint this long: an older one is not worth serving first (its ordinary copy is queued). */
+export const PRIORITY_HINT_RETENTION_SECONDS = 900;

@@ -12,6 +12,7 @@ export type RateFaultName =
 export class FaultPlan {
   private faults: Partial<EmulatorFaults> = {};
   private burstLeft = 0;
+  private notFoundLeft = 0;
   private readonly random: Random;
 
   constructor(seed: string) {
@@ -24,11 +25,13 @@ export class FaultPlan {
       const burst = faults.throttleBurst;
       this.burstLeft = typeof burst === "number" ? burst : burst.count;
     }
+    if (faults.transientNotFound !== undefined) this.notFoundLeft = faults.transientNotFound;
   }
 
   clear(): void {
     this.faults = {};
     this.burstLeft = 0;
+    this.notFoundLeft = 0;
   }
 
   latencyMs(endpoint: EmulatorEndpoint): number {
@@ -40,6 +43,17 @@ export class FaultPlan {
 
   clockSkewMs(): number {
     return this.faults.clockSkewMs ?? 0;
+  }
+
+  withoutBatchEndpoint(): boolean {
+    return this.faults.withoutBatchEndpoint === true;
+  }
+
+  /** True while a transient not-found lasts; each get_incident_extra_data call uses one. */
+  takeTransientNotFound(): boolean {
+    if (this.notFoundLeft <= 0) return false;
+    this.notFoundLeft -= 1;
+    return true;
   }
 
   modifyBetweenPages(): number {

@@ -3,10 +3,16 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ADMIN_PREFIX, handleAdminRequest } from "./admin.ts";
 import { generatedKeys, KeyVerifier } from "./auth.ts";
+import { DEFAULT_BATCH_ALERTS_PER_INCIDENT } from "./batch-extra-data.ts";
 import { FaultPlan } from "./faults.ts";
 import { tenantIdentity } from "./incident-data.ts";
 import { RequestJournal } from "./journal.ts";
-import { DEFAULT_EXTRA_DATA_LIMIT, DEFAULT_TENANT_LIMIT, SlidingWindow } from "./rate-limits.ts";
+import {
+  DEFAULT_BATCH_EXTRA_DATA_LIMIT,
+  DEFAULT_EXTRA_DATA_LIMIT,
+  DEFAULT_TENANT_LIMIT,
+  SlidingWindow,
+} from "./rate-limits.ts";
 import { handlePublicRequest, type PublicApiContext } from "./server.ts";
 import { IncidentStore } from "./tenant.ts";
 import type {
@@ -53,7 +59,9 @@ export async function startCortexEmulator(options: CortexEmulatorOptions = {}): 
     limits: {
       tenant: new SlidingWindow(options.rateLimits?.tenant ?? DEFAULT_TENANT_LIMIT),
       extraData: new SlidingWindow(options.rateLimits?.extraData ?? DEFAULT_EXTRA_DATA_LIMIT),
+      batchExtraData: new SlidingWindow(options.rateLimits?.batchExtraData ?? DEFAULT_BATCH_EXTRA_DATA_LIMIT),
     },
+    batchAlertsPerIncident: options.batchAlertsPerIncident ?? DEFAULT_BATCH_ALERTS_PER_INCIDENT,
   };
 
   const control: EmulatorControl = {

@@ -1,7 +1,12 @@
 // What the tenant received: a request log (never the key) and per-endpoint counts, for tests and benchmarks.
 import type { EmulatorEndpoint, EmulatorStats, EndpointStats, RequestLogEntry } from "./types.ts";
 
-const ENDPOINTS = ["get_incidents", "get_incident_extra_data", "unknown"] as const;
+const ENDPOINTS = [
+  "get_incidents",
+  "get_incident_extra_data",
+  "get_multiple_incidents_extra_data",
+  "unknown",
+] as const;
 /** A long `npm start` must not grow without bound; counts in stats() stay exact beyond it. */
 export const REQUEST_LOG_LIMIT = 100_000;
 

@@ -1,7 +1,9 @@
-// Sliding-window budgets: extra data 10 per minute per tenant, about 10 per second tenant-wide (both configurable).
+// Sliding-window budgets: extra data 10 per minute per tenant, the batch extra-data endpoint (undocumented) the
+// same, about 10 per second tenant-wide (all configurable).
 import type { RateLimit } from "./types.ts";
 
 export const DEFAULT_EXTRA_DATA_LIMIT: RateLimit = { requests: 10, windowMs: 60_000 };
+export const DEFAULT_BATCH_EXTRA_DATA_LIMIT: RateLimit = { requests: 10, windowMs: 60_000 };
 export const DEFAULT_TENANT_LIMIT: RateLimit = { requests: 10, windowMs: 1_000 };
 
 export class SlidingWindow {

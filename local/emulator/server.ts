@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
 import type { KeyVerifier } from "./auth.ts";
+import { batchExtraDataReply } from "./batch-extra-data.ts";
 import type { FaultPlan } from "./faults.ts";
 import { getIncidentsReply } from "./get-incidents.ts";
 import type { RequestJournal } from "./journal.ts";
@@ -17,6 +18,7 @@ export const DEFAULT_ALERTS_LIMIT = 1000;
 const ROUTES: Readonly<Record<string, EmulatorEndpoint>> = {
   "/public_api/v1/incidents/get_incidents": "get_incidents",
   "/public_api/v1/incidents/get_incident_extra_data": "get_incident_extra_data",
+  "/public_api/v1/incidents/get_multiple_incidents_extra_data": "get_multiple_incidents_extra_data",
 };
 
 export interface PublicApiContext {
@@ -25,7 +27,9 @@ export interface PublicApiContext {
   verifier: KeyVerifier;
   faults: FaultPlan;
   journal: RequestJournal;
-  limits: { tenant: SlidingWindow; extraData: SlidingWindow };
+  limits: { tenant: SlidingWindow; extraData: SlidingWindow; batchExtraData: SlidingWindow };
+  /** Alerts per incident in a get_multiple_incidents_extra_data reply. */
+  batchAlertsPerIncident: number;
   clock: () => number;
 }
 
@@ -102,7 +106,9 @@ async function answerRequest(
   parsed: ReturnType<typeof parseRequestData>,
 ): Promise<Answer> {
   const { faults } = context;
-  if (endpoint === undefined)
+  // A tenant without the batch endpoint answers it like any path it does not serve.
+  const unserved = endpoint === "get_multiple_incidents_extra_data" && faults.withoutBatchEndpoint();
+  if (endpoint === undefined || unserved)
     return { status: 404, body: xdrError(404, ERROR_MESSAGES[404], request.url ?? null) };
   const latency = faults.latencyMs(endpoint);
   if (latency > 0) await sleep(latency);
@@ -119,12 +125,12 @@ async function answerRequest(
   const throttled = { status: 429, body: xdrError(429, ERROR_MESSAGES[429]) };
   if (faults.takeThrottle(endpoint)) return { ...throttled, fault: "throttleBurst" };
   const now = context.clock();
-  const { tenant, extraData } = context.limits;
-  const extraDataCall = endpoint === "get_incident_extra_data";
+  const { tenant } = context.limits;
+  const own = endpointLimit(context, endpoint);
   if (!tenant.hasRoom(now)) return { ...throttled, reason: "tenant rate limit" };
-  if (extraDataCall && !extraData.hasRoom(now)) return { ...throttled, reason: "extra data rate limit" };
+  if (own !== undefined && !own.window.hasRoom(now)) return { ...throttled, reason: own.reason };
   tenant.consume(now);
-  if (extraDataCall) extraData.consume(now);
+  own?.window.consume(now);
 
   if (faults.strikes("connectionResetRate", endpoint)) {
     return { status: 0, body: null, fault: "connectionReset", delivery: "reset" };
@@ -154,6 +160,18 @@ async function answerRequest(
   return answer;
 }
 
+/** The endpoint's own budget on top of the tenant-wide one (get_incidents has none documented). */
+function endpointLimit(
+  context: PublicApiContext,
+  endpoint: EmulatorEndpoint,
+): { window: SlidingWindow; reason: string } | undefined {
+  if (endpoint === "get_incident_extra_data")
+    return { window: context.limits.extraData, reason: "extra data rate limit" };
+  if (endpoint === "get_multiple_incidents_extra_data")
+    return { window: context.limits.batchExtraData, reason: "batch extra data rate limit" };
+  return undefined;
+}
+
 function invalidRequest(product: EmulatedProduct, error: InvalidQueryError): Answer {
   // XDR surfaces request validation as its generic 500; Xpanse documents a 422 for it.
   return product === "xpanse"
@@ -173,6 +191,10 @@ function respond(context: PublicApiContext, endpoint: EmulatorEndpoint, requestD
         body: { reply: getIncidentsReply(context.store, context.faults, context.product, data) },
       };
     }
+    if (endpoint === "get_multiple_incidents_extra_data") {
+      const reply = batchExtraDataReply(context.store, data, context.product, context.batchAlertsPerIncident);
+      return { status: 200, body: { reply } };
+    }
     const incidentId = data.incident_id;
     if (typeof incidentId !== "string" && typeof incidentId !== "number") {
       throw new InvalidQueryError("incident_id is required", "incident_id");
@@ -181,7 +203,13 @@ function respond(context: PublicApiContext, endpoint: EmulatorEndpoint, requestD
     if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0) {
       throw new InvalidQueryError("alerts_limit must be a non-negative integer", "alerts_limit");
     }
-    return { status: 200, body: { reply: context.store.extraData(String(incidentId), limit) } };
+    const reply = context.store.extraData(String(incidentId), limit);
+    // A real incident answered as unknown, once: the answer a client must not take as proof.
+    if (context.faults.takeTransientNotFound()) {
+      const message = new UnknownIncidentError(String(incidentId)).message;
+      return { status: 500, body: xdrError(500, ERROR_MESSAGES[500], message), fault: "transientNotFound" };
+    }
+    return { status: 200, body: { reply } };
   } catch (error) {
     if (error instanceof InvalidQueryError) return invalidRequest(context.product, error);
     if (error instanceof UnknownIncidentError) {
@@ -205,11 +233,20 @@ function breakSchema(
     else delete first.modification_time;
     return;
   }
+  // The batch reply's first element drifts the way a single reply does.
+  const element =
+    endpoint === "get_multiple_incidents_extra_data"
+      ? (reply.incidents as Record<string, unknown>[])[0]
+      : reply;
+  if (element === undefined) {
+    reply.total_count = String(reply.total_count);
+    return;
+  }
   if (roll < 0.5)
-    (reply.alerts as Record<string, unknown>).total_count = String(
-      (reply.alerts as { total_count: number }).total_count,
+    (element.alerts as Record<string, unknown>).total_count = String(
+      (element.alerts as { total_count: number }).total_count,
     );
-  else delete (reply.incident as Record<string, unknown>).incident_id;
+  else delete (element.incident as Record<string, unknown>).incident_id;
 }
 
 function send(request: IncomingMessage, response: ServerResponse, answer: Answer): void {

@@ -5,7 +5,10 @@ import type { CortexAuthType, CortexProduct } from "../../functions/shared/corte
 // The same products and key types the client speaks, so the two cannot drift apart.
 export type EmulatedProduct = CortexProduct;
 export type EmulatorKeyType = CortexAuthType;
-export type EmulatorEndpoint = "get_incidents" | "get_incident_extra_data";
+export type EmulatorEndpoint =
+  | "get_incidents"
+  | "get_incident_extra_data"
+  | "get_multiple_incidents_extra_data";
 
 export interface EmulatorKey {
   id: string;
@@ -44,7 +47,10 @@ export interface CortexEmulatorOptions {
   product?: EmulatedProduct;
   /** Injectable clock (epoch ms); default Date.now. */
   now?: () => number;
-  rateLimits?: { extraData?: RateLimit; tenant?: RateLimit };
+  /** Default: extra data 10 per minute, batch extra data 10 per minute, tenant-wide 10 per second. */
+  rateLimits?: { extraData?: RateLimit; batchExtraData?: RateLimit; tenant?: RateLimit };
+  /** Alerts per incident in a get_multiple_incidents_extra_data reply (default 50). */
+  batchAlertsPerIncident?: number;
   /** Off unless given. */
   live?: LiveOptions;
   /** Replaces the generated keys; a missing key type is still generated. */
@@ -73,6 +79,10 @@ export interface EmulatorFaults {
   modifyBetweenPages: number;
   /** Server clock offset applied to advanced-key timestamp checks. */
   clockSkewMs: number;
+  /** true: get_multiple_incidents_extra_data answers 404, like a tenant that does not offer it. */
+  withoutBatchEndpoint: boolean;
+  /** The next N get_incident_extra_data calls for an existing incident answer the 500 "Incident N was not found". */
+  transientNotFound: number;
   /**
    * A share of the changes made while it is on (new and modified incidents) is listed by get_incidents
    * only `delayMs` after its modification_time (a [min, max] range draws each delay from the seed).

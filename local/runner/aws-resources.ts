@@ -1,5 +1,5 @@
-// Creates what the deployed stack would: the archive bucket, the incident queue with its DLQ, the incident
-// topic, and one SQS subscription standing in for the people and programs that subscribe to it.
+// Creates what the deployed stack would: the archive bucket, the incident queue with its DLQ, the priority
+// queue (hints, short retention, no DLQ), the incident topic, and one SQS subscription standing in for the people and programs that subscribe to it.
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, type SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import {
@@ -8,6 +8,7 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { PRIORITY_HINT_RETENTION_SECONDS } from "../../functions/shared/queue-message.ts";
 
 export interface LocalResourceNames {
   bucket: string;
@@ -15,6 +16,8 @@ export interface LocalResourceNames {
   deadLetterQueue: string;
   topic: string;
   notificationInbox: string;
+  /** Default: the queue's name with "-priority". */
+  priorityQueue?: string;
 }
 
 export const LOCAL_RESOURCE_NAMES: LocalResourceNames = {
@@ -31,6 +34,8 @@ export interface LocalResources {
   queueArn: string;
   deadLetterQueueUrl: string;
   deadLetterQueueArn: string;
+  /** The priority lane's hints: the poller sends, the enricher drains before each API call. */
+  priorityQueueUrl: string;
   topicArn: string;
   /** The local subscriber's queue: each notification the topic fans out lands here. */
   notificationInboxUrl: string;
@@ -63,6 +68,9 @@ export async function provisionLocalResources(options: ProvisionOptions): Promis
   const queueUrl = await createQueue(sqs, names.queue, queueAttributes);
   // CreateQueue on an existing queue with other attributes fails on AWS; make the flags win either way.
   await sqs.send(new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: queueAttributes }));
+  const priorityQueueUrl = await createQueue(sqs, names.priorityQueue ?? `${names.queue}-priority`, {
+    MessageRetentionPeriod: String(PRIORITY_HINT_RETENTION_SECONDS),
+  });
 
   const notificationInboxUrl = await createQueue(sqs, names.notificationInbox, {});
   const inboxArn = await queueArn(sqs, notificationInboxUrl);
@@ -77,6 +85,7 @@ export async function provisionLocalResources(options: ProvisionOptions): Promis
     queueArn: await queueArn(sqs, queueUrl),
     deadLetterQueueUrl,
     deadLetterQueueArn,
+    priorityQueueUrl,
     topicArn,
     notificationInboxUrl,
   };

@@ -39,6 +39,7 @@ export function buildLocalLambdas(input: {
     firstRunLookbackMs: options.lookbackMinutes * 60_000,
     logger: poller.logger,
     metrics: poller.metrics,
+    priority: { queueUrl: resources.priorityQueueUrl, minSeverity: options.notifyMinSeverity },
   });
   const consoleBaseUrl = consoleBaseUrlFor(input.cortexUrl);
   // One handler per concurrent instance: each is a Lambda container with its own pacer state.
@@ -52,11 +53,13 @@ export function buildLocalLambdas(input: {
       queueUrl: resources.queueUrl,
       topicArn: resources.topicArn,
       extraData: cortex,
+      incidentLookup: cortex,
       alertsLimit: options.alertsLimit,
       budgetPerMinute: options.budgetPerMinute,
       maxConcurrency: options.maxConcurrency,
       notifyMinSeverity: options.notifyMinSeverity,
       ...(consoleBaseUrl === undefined ? {} : { consoleBaseUrl }),
+      priorityQueueUrl: resources.priorityQueueUrl,
       logger: enricher.logger,
       metrics: enricher.metrics,
     }) as SqsBatchHandler;

@@ -8,12 +8,16 @@ export interface NotificationPreview {
   /** The SMS line, when the publish carried one. */
   sms: string | undefined;
   attributes: Record<string, string>;
+  /** Publish time minus the first_seen_at the enricher put in `default`, when both are there. */
+  timeToAlertMs: number | undefined;
 }
 
 interface SnsEnvelope {
   Type?: string;
   Subject?: string;
   Message?: string;
+  /** When SNS accepted the publish. */
+  Timestamp?: string;
   MessageAttributes?: Record<string, { Type?: string; Value?: string }>;
 }
 
@@ -39,7 +43,15 @@ export function renderNotification(sqsBody: string): NotificationPreview {
     email: email ?? fallback,
     sms,
     attributes,
+    timeToAlertMs: timeToAlertOf(envelope?.Timestamp, parseObject(fallback)?.first_seen_at),
   };
+}
+
+/** From the poll that first read the version (first_seen_at) to the publish (the envelope's Timestamp). */
+function timeToAlertOf(publishedAt: string | undefined, firstSeenAt: unknown): number | undefined {
+  const published = publishedAt === undefined ? Number.NaN : Date.parse(publishedAt);
+  if (!Number.isFinite(published) || typeof firstSeenAt !== "number") return undefined;
+  return Math.max(0, published - firstSeenAt);
 }
 
 /** The preview as terminal lines: the email (subject and body) and the SMS line. */
@@ -47,6 +59,11 @@ export function formatNotification(preview: NotificationPreview): string[] {
   const lines = [`EMAIL  Subject: ${preview.subject ?? "(no subject)"}`];
   for (const line of preview.email.trimEnd().split("\n")) lines.push(`       | ${line}`);
   if (preview.sms !== undefined) lines.push(`SMS    ${preview.sms}`);
+  if (preview.timeToAlertMs !== undefined) {
+    lines.push(
+      `       time to alert ${(preview.timeToAlertMs / 1000).toFixed(1)} s (from the poll that first read it)`,
+    );
+  }
   return lines;
 }
 

@@ -58,7 +58,7 @@ export interface RunnerOptions {
 
 export const DEFAULTS = {
   outDir: "./incident-archive",
-  pollIntervalSeconds: 30,
+  pollIntervalSeconds: 20,
   batchSize: 5,
   maxConcurrency: 2,
   maxReceiveCount: 5,

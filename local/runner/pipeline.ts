@@ -77,6 +77,7 @@ class PipelineRun {
   readonly #counts = { polled: 0, enqueued: 0, enriched: 0, failedAttempts: 0, notified: 0, pollRuns: 0 };
   #depth: QueueDepth = { visible: 0, inFlight: 0, delayed: 0 };
   #deadLetters = 0;
+  readonly #timesToAlertMs: number[] = [];
   #nextPollAt: number | undefined;
   #phase: StatusSnapshot["phase"] = "running";
   #accessProblem: string | undefined;
@@ -90,6 +91,7 @@ class PipelineRun {
     this.#mirror = new ArchiveMirror({ s3, bucket: resources.bucket, outDir: settings.outDir });
     this.#inbox = new NotificationInbox(sqs, resources.notificationInboxUrl, (preview) => {
       this.#counts.notified += 1;
+      if (preview.timeToAlertMs !== undefined) this.#timesToAlertMs.push(preview.timeToAlertMs);
       deps.view.event(formatNotification(preview));
     });
     this.#source = new SqsEventSource({
@@ -161,6 +163,7 @@ class PipelineRun {
       },
       archiveDir: this.#mirror.outDir,
       durationMs: this.#now() - startedAt,
+      timesToAlertMs: this.#timesToAlertMs,
       accessProblem: this.#accessProblem,
       failure: this.#failure,
     });

@@ -26,9 +26,36 @@ export interface RunSummary {
   archive_dir: string;
   /** Messages still on the queue when the run stopped (after Ctrl-C; 0 after a completed --once). */
   left_in_queue: number;
+  /** Notifications' time to alert (poll that first read the version -> publish); null without notifications. */
+  time_to_alert: TimeToAlertStats | null;
   /** Why the run could not finish, in words a person can act on; null when nothing went wrong. */
   problem: string | null;
   exit_code: ExitCode;
+}
+
+export interface TimeToAlertStats {
+  count: number;
+  p50_ms: number;
+  p95_ms: number;
+  max_ms: number;
+}
+
+/** The nearest-rank percentile (p in 0..100) of unsorted values; NaN for none. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(sorted.length, rank) - 1] as number;
+}
+
+export function timeToAlertStats(values: readonly number[]): TimeToAlertStats | null {
+  if (values.length === 0) return null;
+  return {
+    count: values.length,
+    p50_ms: Math.round(percentile(values, 50)),
+    p95_ms: Math.round(percentile(values, 95)),
+    max_ms: Math.round(Math.max(...values)),
+  };
 }
 
 /** 0: everything archived; 1: something ended in the DLQ or the run failed; 2: a credential was rejected. */
@@ -39,7 +66,9 @@ export const EXIT_FAILED = 1;
 export const EXIT_ACCESS_DENIED = 2;
 
 export interface SummaryInput {
-  counts: Omit<RunSummary, "problem" | "exit_code" | "archive_dir" | "duration_ms">;
+  counts: Omit<RunSummary, "problem" | "exit_code" | "archive_dir" | "duration_ms" | "time_to_alert">;
+  /** Each notification's time to alert, in ms. */
+  timesToAlertMs?: readonly number[];
   archiveDir: string;
   durationMs: number;
   /** A rejected credential (or missing license or permission): retrying cannot help. */
@@ -68,6 +97,7 @@ export function buildSummary(input: SummaryInput): RunSummary {
     ...counts,
     duration_ms: Math.round(input.durationMs),
     archive_dir: input.archiveDir,
+    time_to_alert: timeToAlertStats(input.timesToAlertMs ?? []),
     problem,
     exit_code: exitCode,
   };
@@ -80,11 +110,20 @@ export function formatSummary(summary: RunSummary): string {
     `  polled ${summary.polled}, enqueued ${summary.enqueued}, enriched ${summary.enriched}, archived ${summary.archived}, notified ${summary.notified}`,
     `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, left in queue ${summary.left_in_queue}`,
     `  Cortex API calls ${summary.api_calls} (throttled ${summary.throttled}), poll runs ${summary.poll_runs}`,
+    ...(summary.time_to_alert === null
+      ? []
+      : [
+          `  time to alert (poll to publish, ${summary.time_to_alert.count} notifications): ` +
+            `p50 ${seconds1(summary.time_to_alert.p50_ms)}, p95 ${seconds1(summary.time_to_alert.p95_ms)}, ` +
+            `max ${seconds1(summary.time_to_alert.max_ms)}`,
+        ]),
     `  archive copy: ${summary.archive_dir}`,
   ];
   if (summary.problem) lines.push("", `Problem: ${summary.problem}`);
   return `${lines.join("\n")}\n`;
 }
+
+const seconds1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 export async function writeSummaryJson(file: string, summary: RunSummary): Promise<void> {
   await mkdir(path.dirname(path.resolve(file)), { recursive: true });

@@ -145,6 +145,12 @@ describe("invalid configuration names the field and what is allowed", () => {
       "incidentTopicKmsKeyArn",
       /KMS key ARN/,
     ],
+    [
+      "a malformed operations topic KMS key ARN",
+      { operationsTopicKmsKeyArn: "alias/aws/sns" },
+      "operationsTopicKmsKeyArn",
+      /KMS key ARN/,
+    ],
     ["a misspelled field", { alertLimit: 10 }, "(configuration)", /Unrecognized key: "alertLimit"/],
   ];
 

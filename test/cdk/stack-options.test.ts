@@ -11,11 +11,13 @@ import { buildStack, newApp } from "./synth.ts";
 
 const secretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cortex/api";
 const keyArn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const operationsKeyArn = "arn:aws:kms:eu-west-1:123456789012:key/9876fedc-98fe-76dc-54ba-0987654321fe";
 const config: PipelineConfigInput = {
   cortexApiUrl: "https://api-acme.xdr.eu.paloaltonetworks.com",
   product: "xpanse",
   secretArn,
   incidentTopicKmsKeyArn: keyArn,
+  operationsTopicKmsKeyArn: operationsKeyArn,
   notificationSmsNumbers: ["+14155550100"],
   incidentFilters: [{ field: "status", operator: "neq", value: "resolved" }],
   archive: { storageClass: "DEEP_ARCHIVE", transitionAfterDays: 30, expireAfterDays: 2555 },
@@ -87,6 +89,21 @@ describe("a KMS key for the incident topic", () => {
     expect([kmsStatements[0]?.Action].flat().sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
     expect(kmsStatements[0]?.Resource).toBe(keyArn);
     expect(policyText("poller")).not.toContain("kms:");
+  });
+});
+
+describe("a KMS key for the operations topic", () => {
+  it("encrypts the operations topic with its own key, as the incident topic can be", () => {
+    const operationsTopicId = stack.getLogicalId(stack.pipeline.operationsTopic.node.defaultChild as never);
+    const incidentTopicId = stack.getLogicalId(stack.pipeline.incidentTopic.node.defaultChild as never);
+    const topics = template.findResources("AWS::SNS::Topic");
+    expect(topics[operationsTopicId]?.Properties.KmsMasterKeyId).toBe(operationsKeyArn);
+    expect(topics[incidentTopicId]?.Properties.KmsMasterKeyId).toBe(keyArn);
+  });
+
+  it("grants neither function that key: only CloudWatch alarms publish to the operations topic", () => {
+    expect(policyText("poller")).not.toContain(operationsKeyArn);
+    expect(policyText("enricher")).not.toContain(operationsKeyArn);
   });
 });
 

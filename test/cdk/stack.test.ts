@@ -166,14 +166,15 @@ describe("enricher event source", () => {
 describe("queue and dead-letter queue", () => {
   it("are encrypted at rest", () => {
     const queues = Object.values(resources("AWS::SQS::Queue"));
-    expect(queues).toHaveLength(2);
+    expect(queues).toHaveLength(3);
     for (const queue of queues) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
   });
 
   it("refuse requests without TLS", () => {
-    const { queue, deadLetterQueue } = synthesized.stack.pipeline;
+    const { queue, deadLetterQueue, priorityQueue } = synthesized.stack.pipeline;
     expect(denyInsecureTransportFor("AWS::SQS::QueuePolicy", "Queues", ref(queue))).toBe(true);
     expect(denyInsecureTransportFor("AWS::SQS::QueuePolicy", "Queues", ref(deadLetterQueue))).toBe(true);
+    expect(denyInsecureTransportFor("AWS::SQS::QueuePolicy", "Queues", ref(priorityQueue))).toBe(true);
   });
 
   it("moves a message to the dead-letter queue after at least 5 receives", () => {
@@ -295,14 +296,24 @@ describe("IAM", () => {
       .flatMap((s) => [s.Resource].flat())
       .map((r) => (r["Fn::Join"] ? r["Fn::Join"][1][1] : r));
     expect(new Set(objectResources)).toEqual(
-      new Set([
-        "/state/cursor.json",
-        "/state/poller/*",
-        "/state/incidents/*",
-        "/incidents/*",
-        "/state/quarantine/*",
-      ]),
+      new Set(["/state/cursor.json", "/state/incidents/*", "/incidents/*", "/state/quarantine/*"]),
     );
+  });
+
+  it("gives the poller the cursor's key and no other object in the bucket", () => {
+    const pollerRole = synthesized.stack.getLogicalId(
+      synthesized.stack.pipeline.poller.role?.node.defaultChild as never,
+    );
+    const pollerStatements = Object.values(resources("AWS::IAM::Policy"))
+      .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(pollerRole))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as CfnJson[]);
+    const objectKeys = pollerStatements
+      .filter((s) => actionsOf(s).some((a) => a.startsWith("s3:") && a !== "s3:ListBucket"))
+      .flatMap((s) => [s.Resource].flat())
+      .map((r) => (r["Fn::Join"] ? r["Fn::Join"][1][1] : r));
+    expect(objectKeys).toEqual(["/state/cursor.json"]);
+    const listing = pollerStatements.find((s) => actionsOf(s).includes("s3:ListBucket"));
+    expect(listing?.Condition).toEqual({ StringLikeIfExists: { "s3:prefix": ["state/cursor.json"] } });
   });
 
   it("lets only the enricher publish incidents and only the poller send messages", () => {
@@ -336,7 +347,7 @@ describe("operations", () => {
     }
   });
 
-  it("alarms on dead letters, queue age, poller and enricher errors, throttles and cursor lag", () => {
+  it("alarms on dead letters, queue age, poller and enricher errors, throttles, cursor lag and time to alert", () => {
     const watched = alarms().map((a) => {
       const service = (a.Properties.Dimensions as CfnJson[] | undefined)?.find(
         (d) => d.Name === "service",
@@ -352,6 +363,7 @@ describe("operations", () => {
         "AWS/Lambda/Throttles",
         `${METRICS_NAMESPACE}/${EnricherMetric.Throttles}/${ENRICHER_SERVICE}`,
         `${METRICS_NAMESPACE}/${PollerMetric.CursorLagSeconds}/${POLLER_SERVICE}`,
+        `${METRICS_NAMESPACE}/${EnricherMetric.TimeToAlert}/${ENRICHER_SERVICE}`,
       ].sort(),
     );
   });

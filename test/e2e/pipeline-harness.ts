@@ -75,6 +75,8 @@ export interface PipelineHarnessOptions {
   };
   notifyMinSeverity?: NotifySeverity;
   alertsLimit?: number;
+  /** Poller and enricher use the priority queue (default off: the fault suite's timings were tuned without it). */
+  priorityLane?: boolean;
 }
 
 /** SDK calls by command name ("SendMessageBatchCommand"), and ReceiveMessage calls that returned messages. */
@@ -356,6 +358,14 @@ export class PipelineHarness {
       firstRunLookbackMs: 24 * 3600 * 1000,
       logger,
       metrics,
+      ...(this.options.priorityLane === true
+        ? {
+            priority: {
+              queueUrl: this.resources.priorityQueueUrl,
+              minSeverity: this.options.notifyMinSeverity ?? "high",
+            },
+          }
+        : {}),
       deadlineMarginMs: this.options.pollerDeadlineMarginMs ?? 500,
     });
     return async (context: LocalLambdaContext): Promise<PollRunReport> => {
@@ -409,6 +419,7 @@ export class PipelineHarness {
       metrics,
       throttleBackoff: () => backoff,
       deadlineMarginMs: this.options.enricherDeadlineMarginMs,
+      priorityQueueUrl: this.options.priorityLane === true ? this.resources.priorityQueueUrl : undefined,
     });
   }
 

@@ -158,6 +158,8 @@ describe("Cortex emulator: faults", () => {
       schemaViolationRate: 0,
       modifyBetweenPages: 0,
       clockSkewMs: 0,
+      withoutBatchEndpoint: false,
+      transientNotFound: 0,
       lateListing: { rate: 0, delayMs: 0 },
       malformedListing: { incidentIds: [], modificationTime: "missing" },
       restrictedIncidentIds: [],

@@ -7,6 +7,7 @@ import type { EmulatedIncident, EmulatorKey } from "../../local/emulator/index.t
 
 export const INCIDENTS_PATH = "/public_api/v1/incidents/get_incidents/";
 export const EXTRA_DATA_PATH = "/public_api/v1/incidents/get_incident_extra_data/";
+export const BATCH_EXTRA_DATA_PATH = "/public_api/v1/incidents/get_multiple_incidents_extra_data/";
 
 export function standardHeaders(key: EmulatorKey): Record<string, string> {
   return { authorization: key.key, "x-xdr-auth-id": key.id };

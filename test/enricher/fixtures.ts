@@ -28,6 +28,7 @@ import type {
   ExtraDataSource,
   IncidentSummary,
 } from "../../functions/shared/cortex/api.ts";
+import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
 import { METRICS_NAMESPACE } from "../../functions/shared/metric-names.ts";
 import type { IncidentVersionMessage } from "../../functions/shared/queue-message.ts";
 import {
@@ -182,6 +183,9 @@ export class ScriptedExtraData implements ExtraDataSource {
     const answer = queue.length > 1 ? queue.shift() : queue[0];
     if (answer === undefined) throw new Error(`test script has no answer for incident ${incidentId}`);
     const resolved = typeof answer === "function" ? answer(incidentId) : answer;
+    // As the real client does: every attempt it reports having sent passed the caller's gate first.
+    const attempts = resolved instanceof CortexApiError ? (resolved.attempts ?? 1) : 1;
+    for (let attempt = 0; attempt < attempts; attempt++) await options?.gate?.beforeAttempt(options.deadline);
     if (resolved instanceof Error) throw resolved;
     return structuredClone(resolved);
   }

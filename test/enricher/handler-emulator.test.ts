@@ -211,6 +211,41 @@ describe("enricher against the Cortex emulator", () => {
     ).toBeGreaterThan(0);
   });
 
+  it("does not lose an incident after one transient not-found answer", async () => {
+    const { handler, recorded } = enricher({ incidentLookup: cortex });
+    const [incident] = emulator.control.addIncidents(1);
+    if (incident === undefined) throw new Error("the emulator added no incident");
+    await sendVersions(aws, [messageFor(incident)]);
+    await time.sleep(WINDOW_MS);
+    emulator.control.setFaults({ transientNotFound: 1 });
+
+    await time.run(() => drain(handler, 0));
+
+    expect(extraDataRequests([incident]).filter((r) => r.fault === "transientNotFound")).toHaveLength(1);
+    expect(await listKeys(aws, archivePrefix(incident))).toHaveLength(1);
+    const state = await readIncidentState(aws.s3, aws.bucket, incident.incident_id);
+    expect(state?.record.not_found).toBeUndefined();
+    expect(recorded.total(EnricherMetric.NotFoundUnconfirmed)).toBe(1);
+    expect(recorded.total(EnricherMetric.IncidentNotFound)).toBe(0);
+  });
+
+  it("counts every request sent against the budget, retries included: truncated bodies with a tight budget meet no 429", async () => {
+    const first = enricher();
+    const second = enricher();
+    const incidents = emulator.control.addIncidents(14);
+    await sendVersions(aws, incidents.map(messageFor));
+    await time.sleep(WINDOW_MS);
+    emulator.control.setFaults({ truncatedBodyRate: { rate: 0.4, endpoint: EXTRA_DATA } });
+
+    await Promise.all([time.run(() => drain(first.handler, 0)), time.run(() => drain(second.handler, 0))]);
+
+    const sent = extraDataRequests(incidents);
+    expect(sent.filter((request) => request.fault === "truncatedBody").length).toBeGreaterThan(2);
+    expect(sent.filter((request) => request.status === 429)).toEqual([]);
+    expect(busiestWindow()).toBeLessThanOrEqual(BUDGET);
+    for (const incident of incidents) expect(await listKeys(aws, archivePrefix(incident))).toHaveLength(1);
+  });
+
   it("retries through 5xx answers and timeouts until every incident is archived", async () => {
     const { handler, recorded } = enricher();
     const incidents = emulator.control.addIncidents(3);

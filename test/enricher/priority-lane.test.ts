@@ -89,10 +89,23 @@ function container(overrides: Partial<EnricherDependencies> = {}, options: { lan
       },
     ),
   );
+  /** Visibility timeouts the enricher set on returned records. */
+  const visibilities: number[] = [];
+  clients.sqs.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === "ChangeMessageVisibilityBatchCommand") {
+        const entries = (args.input as { Entries?: { VisibilityTimeout?: number }[] }).Entries ?? [];
+        for (const entry of entries) visibilities.push(entry.VisibilityTimeout ?? -1);
+      }
+      return next(args);
+    },
+    { step: "initialize", name: "record-visibility" },
+  );
   return {
     clock,
     scripted,
     recorded,
+    visibilities,
     onCall(hook: typeof beforeCall) {
       beforeCall = hook;
     },
@@ -210,6 +223,8 @@ describe("the priority lane", () => {
     const slotsThatFit = Math.floor((INVOCATION_MS - 35_000) / INTERVAL_MS);
     expect(calls).toHaveLength(slotsThatFit);
     expect(failedIds).toHaveLength(9 - slotsThatFit);
+    // Never tried, they come back after one slot rather than the queue's visibility timeout.
+    expect(run.visibilities).toEqual(failedIds.map(() => Math.ceil(INTERVAL_MS / 1000)));
     run.close();
   });
 

@@ -19,7 +19,28 @@ describe("poller configuration", () => {
       product: "xdr",
       filters: [],
       firstRunLookbackMs: 24 * 3_600_000,
+      priority: undefined,
+      pollIntervalMs: 60_000,
+      pollWindowMs: 60_000,
     });
+  });
+
+  it("reads the priority lane and the poll loop's interval and window", () => {
+    const config = readPollerConfig({
+      ...env,
+      PRIORITY_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/priority",
+      NOTIFY_MIN_SEVERITY: "critical",
+      POLL_INTERVAL_SECONDS: "20",
+      POLL_WINDOW_SECONDS: "60",
+    });
+    expect(config.priority).toEqual({
+      queueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/priority",
+      minSeverity: "critical",
+    });
+    expect([config.pollIntervalMs, config.pollWindowMs]).toEqual([20_000, 60_000]);
+    expect(() => readPollerConfig({ ...env, POLL_INTERVAL_SECONDS: "soon" })).toThrow(
+      /POLL_INTERVAL_SECONDS/,
+    );
   });
 
   it("parses extra filters and the look-back in minutes", () => {

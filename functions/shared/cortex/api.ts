@@ -52,6 +52,8 @@ export interface CallOptions {
   /** Epoch ms after which no new attempt starts (the Lambda deadline minus a margin). */
   deadline?: number;
   signal?: AbortSignal;
+  /** Every attempt, retries included, passes it first: each request sent spends budget. */
+  gate?: AttemptGate;
 }
 
 export interface ExtraDataResult {
@@ -63,6 +65,21 @@ export interface ExtraDataResult {
   incident: IncidentSummary | undefined;
   alertsReturned: number;
   alertsTotal: number | null;
+}
+
+export interface BatchExtraDataResult {
+  /** One per incident the reply holds, in its order, each element exactly as received. */
+  elements: ExtraDataResult[];
+  /** Elements that name no incident id: they cannot be matched or keyed, so they are kept apart. */
+  unidentified: unknown[];
+  /** The reply's `alerts_limit_per_incident`: an incident with more alerts than this was cut. */
+  alertsLimitPerIncident: number | undefined;
+}
+
+/** Decides, before each HTTP attempt of a call, whether it may be sent now (and waits for its slot). */
+export interface AttemptGate {
+  /** Resolves true when the attempt may start; false when no slot is left before `deadline`. */
+  beforeAttempt(deadline: number | undefined): Promise<boolean>;
 }
 
 /** A get_incidents filter as configuration supplies it; the client validates it against the seed page's rules. */
@@ -91,4 +108,17 @@ export interface ExtraDataSource {
     incidentId: string,
     options?: CallOptions & { alertsLimit?: number },
   ): Promise<ExtraDataResult>;
+}
+
+/** The batch endpoint: up to 100 incidents' extra data in one call (alerts capped per incident). */
+export interface BatchExtraDataSource {
+  getMultipleIncidentsExtraData(
+    incidentIds: readonly string[],
+    options?: CallOptions,
+  ): Promise<BatchExtraDataResult>;
+}
+
+/** Which of these incidents the tenant lists (get_incidents with incident_id_list): evidence for "not found". */
+export interface IncidentLookup {
+  listIncidentsById(incidentIds: readonly string[], options?: CallOptions): Promise<IncidentSummary[]>;
 }

@@ -1,7 +1,7 @@
 // Zod schemas for Cortex replies, lenient where real payloads vary (see API-FACTS.md): unknown fields are
 // kept, null is accepted wherever reality sends it. Strict only on what the pipeline needs from an incident.
 import { z } from "zod";
-import type { ExtraDataResult, IncidentSummary } from "./api.ts";
+import type { BatchExtraDataResult, ExtraDataResult, IncidentSummary } from "./api.ts";
 
 /** A string, or a list of strings: alert `tags` arrive both ways. */
 export const stringOrList = z.union([z.string(), z.array(z.string())]);
@@ -73,37 +73,37 @@ function describeId(item: unknown): string {
   return "";
 }
 
-const artifactsSchema = z.looseObject({
-  total_count: countOrNull,
-  data: z.array(z.looseObject({})).nullish(),
-});
+const countOrAbsent = (value: unknown): boolean =>
+  value === undefined ||
+  value === null ||
+  (typeof value === "number" && Number.isInteger(value) && value >= 0);
 
-export const alertSchema = z.looseObject({
-  alert_id: z.union([z.string(), z.number()]).nullish(),
-  case_id: z.union([z.number(), z.string()]).nullish(),
-  severity: z.string().nullish(),
-  tags: stringOrList.nullish(),
-  original_tags: stringOrList.nullish(),
-  // "1.1.1.1, 2.2.2.2" in the wild.
-  host_ip: stringOrList.nullish(),
-  is_whitelisted: z.union([z.boolean(), z.string()]).nullish(),
-});
-
-export const extraDataReplySchema = z.looseObject({
-  incident: incidentSummarySchema,
-  alerts: z.looseObject({ total_count: countOrNull, data: z.array(alertSchema) }),
-  network_artifacts: artifactsSchema,
-  file_artifacts: artifactsSchema,
-});
+/** `{total_count, data: [...]}` as the extra-data parts nest it; problems are named by `part`. */
+function sectionIssues(value: unknown, part: string, dataRequired: boolean): string[] {
+  if (!isRecord(value)) return [`${part}: expected object`];
+  const issues: string[] = [];
+  if (!countOrAbsent(value.total_count)) issues.push(`${part}.total_count: expected a non-negative integer`);
+  const data = value.data;
+  if (!(Array.isArray(data) || (!dataRequired && (data === undefined || data === null)))) {
+    issues.push(`${part}.data: expected array`);
+  }
+  return issues;
+}
 
 /**
- * Checks a get_incident_extra_data `reply` without ever throwing: the reply is returned exactly as received
- * (for the archive), with the schema problems listed, and a lenient view of what the enricher reads.
+ * Checks a get_incident_extra_data `reply` (or one element of a batch reply) without ever throwing: returned
+ * exactly as received, for the archive, with its problems listed and a lenient view of what the enricher
+ * reads. Only what the pipeline uses is checked (the incident's summary, the shape of the alert and artifact
+ * lists), never each alert: alerts are archived, not read, and checking them costs more than gzipping them.
  */
 export function parseExtraDataReply(reply: Record<string, unknown>): ExtraDataResult {
-  const checked = extraDataReplySchema.safeParse(reply);
-  const schemaIssues = checked.success ? [] : formatIssues(checked.error);
   const incident = incidentSummarySchema.safeParse(reply.incident);
+  const schemaIssues = [
+    ...(incident.success ? [] : formatIssues(incident.error).map((issue) => `incident.${issue}`)),
+    ...sectionIssues(reply.alerts, "alerts", true),
+    ...sectionIssues(reply.network_artifacts, "network_artifacts", false),
+    ...sectionIssues(reply.file_artifacts, "file_artifacts", false),
+  ];
   const alerts = reply.alerts;
   const alertData = isRecord(alerts) ? alerts.data : undefined;
   const alertTotal = isRecord(alerts) ? alerts.total_count : undefined;
@@ -113,6 +113,41 @@ export function parseExtraDataReply(reply: Record<string, unknown>): ExtraDataRe
     incident: incident.success ? (incident.data as IncidentSummary) : undefined,
     alertsReturned: Array.isArray(alertData) ? alertData.length : 0,
     alertsTotal: typeof alertTotal === "number" ? alertTotal : null,
+  };
+}
+
+/** The incident id an extra-data element names, even when the element breaks the schema. */
+export function elementIncidentId(result: ExtraDataResult): string | undefined {
+  if (result.incident !== undefined) return result.incident.incident_id;
+  const incident = result.reply.incident;
+  const id = isRecord(incident) ? incident.incident_id : undefined;
+  if (typeof id === "string" && id.trim() !== "") return id.trim();
+  return typeof id === "number" && Number.isInteger(id) ? String(id) : undefined;
+}
+
+/**
+ * Parses a get_multiple_incidents_extra_data `reply`: each element as a single reply would be, untouched.
+ * Returns a problem (retried like any unusable body) only when the list itself is missing.
+ */
+export function parseBatchExtraDataReply(
+  reply: Record<string, unknown>,
+): BatchExtraDataResult | ReplyProblem {
+  const incidents = reply.incidents;
+  if (!Array.isArray(incidents)) {
+    return { message: "get_multiple_incidents_extra_data reply: incidents: expected array" };
+  }
+  const elements: ExtraDataResult[] = [];
+  const unidentified: unknown[] = [];
+  for (const element of incidents) {
+    const parsed = isRecord(element) ? parseExtraDataReply(element) : undefined;
+    if (parsed === undefined || elementIncidentId(parsed) === undefined) unidentified.push(element);
+    else elements.push(parsed);
+  }
+  const cap = reply.alerts_limit_per_incident;
+  return {
+    elements,
+    unidentified,
+    alertsLimitPerIncident: typeof cap === "number" && Number.isInteger(cap) && cap > 0 ? cap : undefined,
   };
 }
 
