@@ -1,7 +1,7 @@
 // The deployable stack: the pipeline construct plus the outputs an operator needs after deploy.
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
-import type { PipelineConfigInput } from "./config.ts";
+import type { PipelineConfig, PipelineConfigInput } from "./config.ts";
 import { IncidentExportPipeline } from "./incident-export-pipeline.ts";
 
 export interface IncidentExportStackProps extends StackProps {
@@ -38,5 +38,25 @@ export class IncidentExportStack extends Stack {
     output("PollerLogGroupName", p.poller.functionLogGroup.logGroupName, "Poller logs");
     output("EnricherLogGroupName", p.enricher.functionLogGroup.logGroupName, "Enricher logs");
     output("DashboardName", p.dashboard.dashboardName, "CloudWatch dashboard");
+    output("IncidentQueueArn", p.queue.queueArn, "Destination of a redrive (npm run ops -- redrive)");
+    // What npm run ops needs to act like the pipeline (backfill filters, replay's budget); no secret in it.
+    output(
+      "OpsPipelineSettings",
+      JSON.stringify(opsPipelineSettings(p.config)),
+      "Settings read by npm run ops",
+    );
   }
+}
+
+/** The configuration npm run ops reads from the stack (local/ops/target.ts parses it). */
+export function opsPipelineSettings(config: PipelineConfig) {
+  return {
+    cortexApiUrl: config.cortexApiUrl,
+    product: config.product,
+    filters: config.incidentFilters,
+    alertsLimit: config.alertsLimit,
+    budgetPerMinute: config.apiBudgetPerMinute,
+    maxConcurrency: config.enricher.maxConcurrency,
+    notifyMinSeverity: config.notifyMinSeverity,
+  };
 }

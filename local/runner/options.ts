@@ -227,6 +227,14 @@ function parseFlags(argv: readonly string[]) {
   }
 }
 
+/** The tenant the four CORTEX_* variables name, or undefined when none is set (npm run ops uses this too). */
+export function tenantFromEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+): TenantTarget | undefined {
+  const target = cortexTarget(env, DEFAULTS.seed, DEFAULTS.incidents, false);
+  return target.kind === "tenant" ? target : undefined;
+}
+
 function cortexTarget(
   env: Readonly<Record<string, string | undefined>>,
   seed: number,
@@ -271,7 +279,7 @@ function optionalUrl(env: Readonly<Record<string, string | undefined>>, name: st
   return url.data.replace(/\/+$/, "");
 }
 
-function parseFilters(text: string, product: CortexProduct): IncidentFilterInput[] {
+export function parseFilters(text: string, product: CortexProduct): IncidentFilterInput[] {
   try {
     // The rule `cdk synth` applies (filter-config.ts), so a filter the API would reject stops the start.
     return parseIncidentFiltersJson(text, product, "--filters");
