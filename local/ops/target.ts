@@ -19,7 +19,7 @@ import type {
 } from "../../functions/shared/cortex/api.ts";
 import { CortexClient } from "../../functions/shared/cortex/client.ts";
 import { parseCredentials } from "../../functions/shared/cortex/secret.ts";
-import type { NotifySeverity } from "../../functions/shared/notification.ts";
+import type { NotifySeverity } from "../../functions/shared/cortex/vocabulary.ts";
 import { localAwsClients } from "../aws-endpoint.ts";
 import { LOCAL_RESOURCE_NAMES } from "../runner/aws-resources.ts";
 import { DEFAULTS as RUNNER_DEFAULTS, tenantFromEnvironment } from "../runner/options.ts";

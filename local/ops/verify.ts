@@ -156,9 +156,10 @@ export async function forgetArchivedVersion(
   const covers = (record: typeof stored extends undefined ? never : NonNullable<typeof stored>["record"]) =>
     (record.archived?.modification_time ?? -1) >= version.modification_time;
   if (stored === undefined || !covers(stored.record)) return false;
-  await updateIncidentState(s3, bucket, version.incident_id, (current) =>
-    covers(current) ? { ...current, archived: null } : current,
-  );
+  await updateIncidentState(s3, bucket, version.incident_id, (current) => ({
+    record: covers(current) ? { ...current, archived: null } : current,
+    result: undefined,
+  }));
   return true;
 }
 

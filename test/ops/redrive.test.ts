@@ -42,12 +42,12 @@ async function mixedDeadLetters(harness: OpsHarness) {
   const { s3 } = harness.clients;
   const bucket = harness.resources.bucket;
   await updateIncidentState(s3, bucket, "501", (current) => ({
-    ...current,
-    archived: { modification_time: 2_000, key: "incidents/x", archived_at: 3_000 },
+    record: { ...current, archived: { modification_time: 2_000, key: "incidents/x", archived_at: 3_000 } },
+    result: undefined,
   }));
   await updateIncidentState(s3, bucket, "502", (current) => ({
-    ...current,
-    not_found: { modification_time: 2_000, recorded_at: 3_000 },
+    record: { ...current, not_found: { modification_time: 2_000, recorded_at: 3_000 } },
+    result: undefined,
   }));
   await s3.send(
     new PutObjectCommand({
