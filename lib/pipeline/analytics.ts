@@ -80,8 +80,8 @@ export class ArchiveAnalytics {
         workGroup: this.workGroupName,
         queryString: querySql(query, "athena"),
       });
-      named.addDependency(this.workGroup);
-      named.addDependency(this.table);
+      named.addResourceDependency(this.workGroup);
+      named.addResourceDependency(this.table);
       return named;
     });
     this.queryPolicy = this.#queryPolicy(scope, storage.archiveBucket);
@@ -126,7 +126,7 @@ export class ArchiveAnalytics {
         },
       },
     });
-    table.addDependency(this.database);
+    table.addResourceDependency(this.database);
     return table;
   }
 
