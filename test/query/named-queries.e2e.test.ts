@@ -7,8 +7,8 @@ import { archiveKey } from "../../functions/shared/archive.ts";
 import { ARCHIVE_QUERIES, findArchiveQuery, querySql } from "../../functions/shared/archive-queries.ts";
 import { isResolvedStatus, normalizeSeverity } from "../../functions/shared/cortex/vocabulary.ts";
 import type { EmulatedIncident, IncidentVersion } from "../../local/emulator/index.ts";
+import { PipelineHarness } from "../../local/pipeline-harness.ts";
 import { ArchiveDatabase } from "../../local/query/archive-db.ts";
-import { PipelineHarness } from "../e2e/pipeline-harness.ts";
 
 let harness: PipelineHarness;
 let db: ArchiveDatabase;
