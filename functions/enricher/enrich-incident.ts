@@ -100,7 +100,7 @@ async function recoverExpiredClaim(
 }
 
 /** Skips a version the archive (or a not-found answer) already covers, recovering an expired claim. */
-async function coalesceIfCovered(
+export async function coalesceIfCovered(
   context: EnrichmentContext,
   message: IncidentVersionMessage,
 ): Promise<EnrichOutcome | undefined> {
@@ -117,7 +117,7 @@ async function coalesceIfCovered(
 }
 
 /** The first attempt uses the slot already held; every retry waits for a slot of its own (each request sent counts). */
-function retriesPaced(pacer: ApiBudgetPacer): AttemptGate {
+export function retriesPaced(pacer: ApiBudgetPacer): AttemptGate {
   let attempts = 0;
   return {
     beforeAttempt: async (deadline) => {
