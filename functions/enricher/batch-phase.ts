@@ -8,9 +8,15 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { SQSRecord } from "aws-lambda";
 import { isCortexError } from "../shared/cortex/errors.ts";
 import { readIncidentState } from "../shared/incident-state.ts";
+import { mapLimit } from "../shared/map-limit.ts";
 import { EnricherMetric } from "../shared/metric-names.ts";
 import type { IncidentVersionMessage } from "../shared/queue-message.ts";
-import { BATCH_MAX_INCIDENTS, type BatchEnrichmentContext, enrichBatch } from "./enrich-batch.ts";
+import {
+  BATCH_MAX_INCIDENTS,
+  type BatchEnrichmentContext,
+  enrichBatch,
+  S3_CONCURRENCY,
+} from "./enrich-batch.ts";
 import { coalesceIfCovered, coveredThrough } from "./enrich-incident.ts";
 import type { PriorityHint, PriorityLane } from "./priority-lane.ts";
 
@@ -44,9 +50,6 @@ export interface BatchPhaseInput {
   fallBackToSingle: boolean;
   count: (outcome: string) => void;
 }
-
-/** State reads in flight at once: 100 sequential GETs would cost seconds of billed wait. */
-const TRIAGE_CONCURRENCY = 10;
 
 function addTo(
   works: Map<string, IncidentWork>,
@@ -85,17 +88,8 @@ async function triage(context: BatchEnrichmentContext, work: IncidentWork): Prom
     : "fetch";
 }
 
-async function triageAll(context: BatchEnrichmentContext, works: readonly IncidentWork[]): Promise<Triage[]> {
-  const triaged: Triage[] = new Array(works.length);
-  let next = 0;
-  const worker = async () => {
-    for (let index = next++; index < works.length; index = next++) {
-      const work = works[index];
-      if (work !== undefined) triaged[index] = await triage(context, work);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(TRIAGE_CONCURRENCY, works.length) }, worker));
-  return triaged;
+function triageAll(context: BatchEnrichmentContext, works: readonly IncidentWork[]): Promise<Triage[]> {
+  return mapLimit(works, S3_CONCURRENCY, (work) => triage(context, work));
 }
 
 /** The next call's incidents: waiting hints first, then the invocation's own work, at most 100. */

@@ -9,6 +9,7 @@ import { quarantineReply } from "../shared/archive.ts";
 import type { BatchExtraDataSource, ExtraDataResult } from "../shared/cortex/api.ts";
 import { isCortexError } from "../shared/cortex/errors.ts";
 import { elementIncidentId } from "../shared/cortex/schemas.ts";
+import { mapLimit } from "../shared/map-limit.ts";
 import { EnricherMetric } from "../shared/metric-names.ts";
 import type { ApiBudgetPacer } from "../shared/pacing.ts";
 import type { IncidentVersionMessage } from "../shared/queue-message.ts";
@@ -18,6 +19,8 @@ import { retriesPaced } from "./enrich-incident.ts";
 
 /** The batch endpoint takes at most this many ids (its `search_to`). */
 export const BATCH_MAX_INCIDENTS = 100;
+/** A batch's incidents archived (and their state read) this many at a time: each is three or four S3 round trips. */
+export const S3_CONCURRENCY = 8;
 
 export interface BatchEnrichmentContext extends EnrichmentContext {
   batchExtraData: BatchExtraDataSource;
