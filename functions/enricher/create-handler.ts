@@ -13,6 +13,7 @@ import { z } from "zod";
 import type { BatchExtraDataSource, ExtraDataSource, IncidentLookup } from "../shared/cortex/api.ts";
 import { isCortexError } from "../shared/cortex/errors.ts";
 import type { NotifySeverity } from "../shared/cortex/vocabulary.ts";
+import type { EnricherMode } from "../shared/lambda-environment.ts";
 import { type ApiBudgetPacer, createApiBudgetPacer } from "../shared/pacing.ts";
 import { type IncidentVersionMessage, incidentVersionMessageSchema } from "../shared/queue-message.ts";
 import { type ParsedRecord, runBatchPhase } from "./batch-phase.ts";
@@ -21,10 +22,6 @@ import { type EnrichmentContext, enrichIncidentVersion } from "./enrich-incident
 import { InvalidQueueMessageError, MessageNotStartedError, type NotStartedReason } from "./errors.ts";
 import { createPriorityLane, type PriorityLane, priorityFirst, type ServeHint } from "./priority-lane.ts";
 import { requeueUnstarted } from "./requeue.ts";
-
-/** auto: the batch endpoint, and single calls where a tenant lacks it; batch: only it; single: one call per incident. */
-export const ENRICHER_MODES = ["auto", "batch", "single"] as const;
-export type EnricherMode = (typeof ENRICHER_MODES)[number];
 
 export interface EnricherDependencies {
   s3: S3Client;

@@ -30,7 +30,7 @@ export interface BatchEnrichmentContext extends EnrichmentContext {
 
 export type BatchOutcome =
   /** Per incident id: archived from the batch, or why it needs the single call, or the error it met. */
-  | { kind: "served"; incidents: Map<string, BatchIncidentOutcome> }
+  | { kind: "served"; incidents: Map<string, BatchIncidentOutcome | undefined> }
   /** The tenant does not offer the endpoint (404): nothing was done. */
   | { kind: "unavailable"; reason: string };
 
@@ -140,20 +140,17 @@ export async function enrichBatch(
   }
   await quarantineUnidentified(context, reply.unidentified, fetchTime);
   const matched = matchElements(context, new Set(ids), reply.elements);
-  const incidents = new Map<string, BatchIncidentOutcome>();
-  for (const message of messages) {
+  const settle = async (message: IncidentVersionMessage): Promise<BatchIncidentOutcome> => {
     const result = matched.get(message.incident_id);
     if (result === undefined) {
       context.metrics.addMetric(EnricherMetric.BatchAbsent, MetricUnit.Count, 1);
-      incidents.set(message.incident_id, { kind: "needs_single", why: "absent" });
-      continue;
+      return { kind: "needs_single", why: "absent" };
     }
     const complete = alertsComplete(result, context.alertsLimit, reply.alertsLimitPerIncident);
     const archived = await archiveElement(context, message, result, complete, fetchTime);
-    incidents.set(
-      message.incident_id,
-      archived.kind === "archived" && !complete ? { kind: "needs_single", why: "alerts_cut" } : archived,
-    );
-  }
+    return archived.kind === "archived" && !complete ? { kind: "needs_single", why: "alerts_cut" } : archived;
+  };
+  const settled = await mapLimit(messages, S3_CONCURRENCY, settle);
+  const incidents = new Map(messages.map((message, index) => [message.incident_id, settled[index]]));
   return { kind: "served", incidents };
 }
