@@ -86,6 +86,10 @@ describe("npm start (the CLI as a subprocess)", () => {
       "5",
       "--budget-per-minute",
       "600",
+      "--batch-budget-per-minute",
+      "600",
+      "--batching-window",
+      "1",
     ]);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -101,8 +105,17 @@ describe("npm start (the CLI as a subprocess)", () => {
       problem: null,
       exit_code: 0,
     });
-    // One get_incidents page and one extra-data call per incident, nothing retried.
-    expect(summary.api_calls).toBe(6);
+    // One batch call for the five incidents (single calls only for those with more alerts than it returns).
+    const byEndpoint = summary.api_calls_by_endpoint;
+    expect(byEndpoint.get_multiple_incidents_extra_data).toBe(1);
+    expect(byEndpoint.get_incident_extra_data).toBeLessThan(5);
+    expect(byEndpoint.get_incidents).toBeGreaterThanOrEqual(1);
+    expect(summary.api_calls).toBe(
+      byEndpoint.get_incidents +
+        byEndpoint.get_incident_extra_data +
+        byEndpoint.get_multiple_incidents_extra_data,
+    );
+    expect(result.stdout).toContain("calls per endpoint: get_incidents");
     expect(await archivedFiles(out)).toHaveLength(5);
     expect(result.stdout).toContain("Summary (");
     expect(result.stdout).toContain("polled 5, enqueued 5, enriched 5, archived 5");
