@@ -140,15 +140,12 @@ describe("npm start (the CLI as a subprocess)", () => {
     it("archives every incident exactly as the tenant holds it, in the bucket's key layout, and notifies the high ones", async () => {
       const out = path.join(workDir, "tenant");
       const summaryFile = path.join(workDir, "tenant.json");
-      const result = await runCli(
-        ["--once", "--summary-json", summaryFile, "--out", out, ...FAST],
-        {
-          CORTEX_API_URL: emulator.url,
-          CORTEX_API_KEY: emulator.keys.advanced.key,
-          CORTEX_API_KEY_ID: emulator.keys.advanced.id,
-          CORTEX_AUTH_TYPE: "advanced",
-        },
-      );
+      const result = await runCli(["--once", "--summary-json", summaryFile, "--out", out, ...FAST], {
+        CORTEX_API_URL: emulator.url,
+        CORTEX_API_KEY: emulator.keys.advanced.key,
+        CORTEX_API_KEY_ID: emulator.keys.advanced.id,
+        CORTEX_AUTH_TYPE: "advanced",
+      });
       expect(result.stderr).toBe("");
       expect(result.code).toBe(0);
       const summary = JSON.parse(await readFile(summaryFile, "utf8"));
@@ -282,12 +279,9 @@ describe("npm start (the CLI as a subprocess)", () => {
     const { s3 } = localAwsClients(endpoint.url);
     try {
       const out = path.join(workDir, "external-endpoint");
-      const result = await runCli(
-        ["--once", "--out", out, "--incidents", "3", ...FAST],
-        {
-          AWS_ENDPOINT_URL: endpoint.url,
-        },
-      );
+      const result = await runCli(["--once", "--out", out, "--incidents", "3", ...FAST], {
+        AWS_ENDPOINT_URL: endpoint.url,
+      });
       expect(result.stderr).toBe("");
       expect(result.code).toBe(0);
       expect(result.stdout).toContain(`AWS:    AWS_ENDPOINT_URL ${endpoint.url}`);
