@@ -20,20 +20,8 @@ export interface LocalLambdas {
   enricherHandlers: SqsBatchHandler[];
 }
 
-/** The runner options the Lambdas are built from (the ops tests build them with their own values). */
-export type LambdaOptions = Pick<
-  RunnerOptions,
-  | "filters"
-  | "lookbackMinutes"
-  | "notifyMinSeverity"
-  | "logLevel"
-  | "maxConcurrency"
-  | "alertsLimit"
-  | "budgetPerMinute"
->;
-
 export function buildLocalLambdas(input: {
-  options: LambdaOptions;
+  options: RunnerOptions;
   clients: { s3: S3Client; sqs: SQSClient; sns: SNSClient };
   resources: LocalResources;
   cortex: CortexClient;

@@ -14,21 +14,11 @@ import {
   type EmulatedIncident,
   startCortexEmulator,
 } from "../../local/emulator/index.ts";
-import {
-  type AwsFixture,
-  acknowledge,
-  drainNotifications,
-  enricherDependencies,
-  invocationContext,
-  listKeys,
-  readObject,
-  receiveEvent,
-  recordingMetrics,
-  sendVersions,
-  startAws,
-  VirtualTime,
-  versionMessage,
-} from "./fixtures.ts";
+import { acknowledge, type AwsFixture, drainNotifications, listKeys, readObject, receiveEvent, sendVersions, startAws } from "../support/aws.ts";
+import { enricherDependencies, versionMessage } from "./fixtures.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
+import { recordingMetrics } from "../support/powertools.ts";
+import { VirtualTime } from "../support/clock.ts";
 
 const SINGLE = "get_incident_extra_data";
 const BATCH = "get_multiple_incidents_extra_data";
@@ -116,7 +106,7 @@ async function drain(handler: ReturnType<typeof enricher>["handler"]) {
   for (; invocations < 40; invocations++) {
     const event = await receiveBatch(300);
     if (event.Records.length === 0) break;
-    const response = await handler(event, invocationContext(time.now, TIMEOUT_MS));
+    const response = await handler(event, lambdaContext(time.now, TIMEOUT_MS));
     await acknowledge(aws, event, response);
   }
   return invocations;
@@ -253,7 +243,7 @@ describe("batch enrichment against the Cortex emulator", () => {
     await sendVersions(aws, incidents.map(messageFor));
     const event = await receiveBatch(300);
 
-    const response = await time.run(() => handler(event, invocationContext(time.now, TIMEOUT_MS)));
+    const response = await time.run(() => handler(event, lambdaContext(time.now, TIMEOUT_MS)));
 
     expect(response.batchItemFailures).toHaveLength(2);
     expect(requestsTo(SINGLE, incidents)).toEqual([]);

@@ -16,6 +16,7 @@ import { runOpsCli } from "../../local/ops/cli.ts";
 import { type LocalResources, provisionLocalResources } from "../../local/runner/aws-resources.ts";
 import type { SqsBatchHandler } from "../../local/runner/event-source.ts";
 import { buildLocalLambdas } from "../../local/runner/lambdas.ts";
+import { parseRunnerOptions } from "../../local/runner/options.ts";
 import { lambdaContext } from "../support/lambda-context.ts";
 
 /** Extra-data calls per minute for emulator, enricher and replay alike: time compressed 600x. */
@@ -79,16 +80,13 @@ export async function startOpsHarness(
     CORTEX_API_KEY_ID: key.id,
     CORTEX_AUTH_TYPE: "standard",
   };
+  // The Lambdas as `npm start` builds them, from the runner's own flags (single calls: the ops commands'
+  // expectations do not depend on the batch endpoint).
+  const runnerFlags = ["--mode", "single", "--log-level", "SILENT"];
+  runnerFlags.push("--budget-per-minute", String(TEST_BUDGET_PER_MINUTE));
+  runnerFlags.push("--lookback-minutes", String((options.lookbackMs ?? 7 * 3_600_000) / 60_000));
   const lambdas = buildLocalLambdas({
-    options: {
-      filters: [],
-      lookbackMinutes: (options.lookbackMs ?? 7 * 3_600_000) / 60_000,
-      notifyMinSeverity: "high",
-      logLevel: "SILENT",
-      maxConcurrency: 2,
-      alertsLimit: 1000,
-      budgetPerMinute: TEST_BUDGET_PER_MINUTE,
-    },
+    options: parseRunnerOptions(runnerFlags, env),
     clients,
     resources,
     cortex,
