@@ -14,11 +14,20 @@ import {
   type EmulatedIncident,
   startCortexEmulator,
 } from "../../local/emulator/index.ts";
-import { acknowledge, type AwsFixture, drainNotifications, listKeys, readObject, receiveEvent, sendVersions, startAws } from "../support/aws.ts";
-import { enricherDependencies, versionMessage } from "./fixtures.ts";
+import {
+  type AwsFixture,
+  acknowledge,
+  drainNotifications,
+  listKeys,
+  readObject,
+  receiveEvent,
+  sendVersions,
+  startAws,
+} from "../support/aws.ts";
+import { VirtualTime } from "../support/clock.ts";
 import { lambdaContext } from "../support/lambda-context.ts";
 import { recordingMetrics } from "../support/powertools.ts";
-import { VirtualTime } from "../support/clock.ts";
+import { enricherDependencies, versionMessage } from "./fixtures.ts";
 
 const SINGLE = "get_incident_extra_data";
 const BATCH = "get_multiple_incidents_extra_data";
