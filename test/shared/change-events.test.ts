@@ -128,8 +128,11 @@ describe("the event's detail", () => {
     expect(detail.host_count).toBe(1000);
     expect(detail.hosts.length).toBeGreaterThan(0);
     expect(detail.hosts[0]).toBe(hosts[0]?.slice(0, 255).concat("…"));
-    // Ten such events still go out as one PutEvents.
-    expect(putEventsBatches(Array.from({ length: 10 }, () => entry))).toHaveLength(1);
+    // Ten such events go out in requests that each stay within PutEvents' 256 KB.
+    const batches = putEventsBatches(Array.from({ length: 10 }, () => entry));
+    expect(batches.flat()).toHaveLength(10);
+    for (const batch of batches)
+      expect(batch.reduce((sum, e) => sum + entrySize(e), 0)).toBeLessThanOrEqual(EVENT_ENTRY_MAX_BYTES);
   });
 });
 
