@@ -10,6 +10,7 @@ import type { SNSClient } from "@aws-sdk/client-sns";
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
+import type { ChangeEventPublisher } from "../shared/change-event-publisher.ts";
 import type { ExtraDataSource, IncidentLookup } from "../shared/cortex/api.ts";
 import { isCortexError } from "../shared/cortex/errors.ts";
 import type { NotifySeverity } from "../shared/cortex/vocabulary.ts";
@@ -44,6 +45,8 @@ export interface EnricherDependencies {
   deadlineMarginMs?: number;
   /** The priority queue, drained before each API call (none: no priority lane). */
   priorityQueueUrl?: string | undefined;
+  /** Sends each archived version's change event to EventBridge after its record (none: no events). */
+  changeEvents?: ChangeEventPublisher | undefined;
 }
 
 export interface InvocationContext {
@@ -195,6 +198,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       deadline,
       invocationEndsAt: endsAt,
       servedByPriorityLane: prioritized?.servedIncidents,
+      changeEvents: deps.changeEvents,
     });
     const prioritized =
       lane === undefined ? undefined : priorityFirst(pacer, lane, serveHint(lane, logger, enrichment, count));
@@ -222,6 +226,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       log.appendKeys({ incident_id: message.incident_id, message_id: record.messageId });
       try {
         const outcome = await enrichIncidentVersion(enrichment(log, invocationPacer), message);
+        await deps.changeEvents?.flush();
         if (outcome.kind === "deferred") {
           stopped = "deadline";
           deferred.push(record);
@@ -251,6 +256,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       processInParallel: false,
       throwOnFullBatchFailure: false,
     });
+    await deps.changeEvents?.flush();
     if (throttled.length > 0) await delayRedelivery(throttled);
     // Records the priority lane's calls pushed past the deadline were never tried: back after one slot,
     // not after the queue's visibility timeout (6x the function timeout).

@@ -6,6 +6,8 @@ import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { archiveIncident, archiveKey, QUARANTINE_PREFIX, quarantineReply } from "../shared/archive.ts";
+import type { ChangeEventPublisher } from "../shared/change-event-publisher.ts";
+import { archivedFacts, buildChangeEventDetail } from "../shared/change-events.ts";
 import type { AttemptGate, ExtraDataResult, ExtraDataSource, IncidentLookup } from "../shared/cortex/api.ts";
 import { type CortexApiError, isCortexError } from "../shared/cortex/errors.ts";
 import { isRecord } from "../shared/cortex/schemas.ts";
@@ -42,6 +44,8 @@ export interface EnrichmentContext {
   invocationEndsAt: number;
   /** Incidents the priority lane served in this invocation: checked again after the slot wait. */
   servedByPriorityLane?: ReadonlySet<string> | undefined;
+  /** Collects each archived version's change event (sent by the handler); none: no events. */
+  changeEvents?: ChangeEventPublisher | undefined;
 }
 
 export type EnrichOutcome =
@@ -291,7 +295,9 @@ export async function enrichIncidentVersion(
   // instances handling this incident, only the one whose write lands first publishes.
   const covers = Math.max(archivedTime, message.modification_time);
   const claimId = randomUUID();
+  let previous: IncidentStateRecord["archived"];
   const { result: plan } = await updateIncidentState(s3, bucket, incidentId, (current) => {
+    previous = current.archived;
     const keepArchived = (current.archived?.modification_time ?? -1) >= covers;
     const decided = planNotification(current.notified, {
       digest,
@@ -305,9 +311,17 @@ export async function enrichIncidentVersion(
     });
     const archived = keepArchived
       ? current.archived
-      : { modification_time: covers, key, archived_at: archivedAt };
+      : { modification_time: covers, key, archived_at: archivedAt, ...archivedFacts(digest) };
     return { record: { ...current, archived, notified: decided.notified }, result: decided.plan };
   });
+  context.changeEvents?.add(
+    buildChangeEventDetail({
+      digest,
+      previous,
+      alertsArchived: result.alertsReturned,
+      archive: { bucket, key },
+    }),
+  );
   if (plan.kind === "claimed_elsewhere") {
     logger.info("Not notifying: another instance has claimed this notification and is publishing it", {
       severity: digest.severity,

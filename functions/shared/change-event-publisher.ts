@@ -6,7 +6,7 @@
 import { appendFile } from "node:fs/promises";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import {
   type ChangeEventDetail,
   type ChangeEventEntry,
@@ -32,6 +32,21 @@ export function eventBridgeTarget(client: EventBridgeClient): ChangeEventTarget 
       );
     },
   };
+}
+
+/** The Lambda's publisher: to the bus the stack set (EVENT_BUS_NAME), or none when change events are off. */
+export function eventBridgePublisher(
+  eventBusName: string | undefined,
+  logger: Logger,
+  metrics: Metrics,
+): ChangeEventPublisher | undefined {
+  if (eventBusName === undefined) return undefined;
+  return new ChangeEventPublisher({
+    target: eventBridgeTarget(new EventBridgeClient({})),
+    logger,
+    metrics,
+    eventBusName,
+  });
 }
 
 /** One JSON line per event, as EventBridge would deliver it to a rule's target. */

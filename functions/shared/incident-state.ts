@@ -19,6 +19,10 @@ const incidentStateSchema = z.looseObject({
       modification_time: z.number(),
       key: z.string(),
       archived_at: z.number(),
+      /** That version's severity, manual severity and status: what the next version's change event is judged against. */
+      severity: z.string().optional(),
+      manual_severity: z.string().nullish(),
+      status: z.string().optional(),
     })
     .nullish(),
   notified: z

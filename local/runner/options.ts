@@ -44,6 +44,8 @@ export interface RunnerOptions {
   once: boolean;
   summaryJsonPath: string | undefined;
   outDir: string;
+  /** --events-out: one JSON line per change event the enricher would send to EventBridge (unset: none). */
+  eventsOutPath: string | undefined;
   pollIntervalSeconds: number;
   batchSize: number;
   maxConcurrency: number;
@@ -101,6 +103,7 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
 const flagSchema = z.object({
   "summary-json": z.string().min(1).optional(),
   out: z.string().min(1).default(DEFAULTS.outDir),
+  "events-out": z.string().min(1).optional(),
   "poll-interval": z.coerce.number().positive().default(DEFAULTS.pollIntervalSeconds),
   "batch-size": int(1, 10).default(DEFAULTS.batchSize),
   // Lambda's SQS maximum concurrency is 2 at least.
@@ -127,6 +130,7 @@ const flagSchema = z.object({
 const STRING_FLAGS = [
   "summary-json",
   "out",
+  "events-out",
   "poll-interval",
   "batch-size",
   "max-concurrency",
@@ -173,6 +177,7 @@ export function parseRunnerOptions(
     once: parsed.values.once === true,
     summaryJsonPath: values["summary-json"],
     outDir: values.out,
+    eventsOutPath: values["events-out"],
     pollIntervalSeconds: values["poll-interval"],
     batchSize: values["batch-size"],
     maxConcurrency: values["max-concurrency"],
@@ -309,6 +314,8 @@ Flags
   --summary-json FILE       also write the summary as JSON to FILE
   --out DIR                 local copy of the archive, same key layout as the bucket
                             (default ${DEFAULTS.outDir})
+  --events-out FILE         write each change event the stack would put on EventBridge, one
+                            JSON line each (created, escalated, resolved...; local/query/README.md)
   --poll-interval SECONDS   how often the poller runs (default ${DEFAULTS.pollIntervalSeconds})
   --batch-size N            SQS messages per enricher invocation, 1-10 (default ${DEFAULTS.batchSize})
   --max-concurrency N       concurrent enricher invocations, at least 2 (default ${DEFAULTS.maxConcurrency})
