@@ -8,11 +8,14 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import {
+  buildChangeEventDetail,
   type ChangeEventDetail,
   type ChangeEventEntry,
+  type ChangeEventInput,
   changeEventEntry,
   EVENT_ENTRY_MAX_BYTES,
   entrySize,
+  isNewVersion,
 } from "./change-events.ts";
 import { EnricherMetric } from "./metric-names.ts";
 
@@ -114,7 +117,11 @@ export class ChangeEventPublisher {
     this.#options = options;
   }
 
-  /** Collects one archived version's event; nothing is sent until flush(). */
+  /** Collects the event of a newly archived version (isNewVersion); nothing is sent until flush(). */
+  announce(input: ChangeEventInput): void {
+    if (isNewVersion(input)) this.add(buildChangeEventDetail(input));
+  }
+
   add(detail: ChangeEventDetail): void {
     const time = new Date((this.#options.now ?? Date.now)());
     this.#pending.push(changeEventEntry(detail, time, this.#options.eventBusName));

@@ -90,6 +90,8 @@ export interface ChangeEventDetail {
   alerts_by_severity: IncidentDigest["alertsBySeverity"];
   /** Alerts in the archived object (the API returns at most alertsLimit of alert_count). */
   alerts_archived: number;
+  /** False when the batch endpoint cut the alerts: the complete object follows under the same key, with no new event. */
+  alerts_complete: boolean;
   host_count: number | null;
   hosts: string[];
   users: string[];
@@ -105,9 +107,20 @@ export interface ChangeEventDetail {
 
 export interface ChangeEventInput {
   digest: IncidentDigest;
+  /** The incident state's newest archived version before this one was recorded. */
   previous: PreviousArchived;
-  alertsArchived: number;
+  alertsReturned: number;
+  alertsComplete: boolean;
   archive: { bucket: string; key: string };
+}
+
+/**
+ * One event per version: none when the state already had this version (the complete object after a partial
+ * one, a redelivered message) or a newer one (a stale reply archived late).
+ */
+export function isNewVersion(input: ChangeEventInput): boolean {
+  const before = input.previous?.modification_time;
+  return before === undefined || before < input.digest.modificationTime;
 }
 
 const clip = (value: string, max: number) => (value.length > max ? `${value.slice(0, max - 1)}…` : value);
@@ -138,7 +151,8 @@ function fullDetail(input: ChangeEventInput): ChangeEventDetail {
     previous: previousOf(input.previous),
     alert_count: digest.alertCount,
     alerts_by_severity: digest.alertsBySeverity,
-    alerts_archived: input.alertsArchived,
+    alerts_archived: input.alertsReturned,
+    alerts_complete: input.alertsComplete,
     host_count: digest.hostCount,
     hosts: digest.hosts,
     users: digest.users,

@@ -23,6 +23,7 @@ import {
   DETAIL_MAX_BYTES,
   EVENT_ENTRY_MAX_BYTES,
   entrySize,
+  isNewVersion,
 } from "../../functions/shared/change-events.ts";
 import { METRICS_NAMESPACE } from "../../functions/shared/metric-names.ts";
 import { digestIncident } from "../../functions/shared/notification.ts";
@@ -79,7 +80,8 @@ describe("the event's detail", () => {
     const detail = buildChangeEventDetail({
       digest,
       previous: previousOf({ severity: "high", status: "new" }, 1795100000000),
-      alertsArchived: 2,
+      alertsReturned: 2,
+      alertsComplete: true,
       archive,
     });
     expect(detail).toMatchObject({
@@ -118,7 +120,13 @@ describe("the event's detail", () => {
       description: "d".repeat(200_000),
       incident_name: "n".repeat(10_000),
     });
-    const detail = buildChangeEventDetail({ digest, previous: undefined, alertsArchived: 1000, archive });
+    const detail = buildChangeEventDetail({
+      digest,
+      previous: undefined,
+      alertsReturned: 1000,
+      alertsComplete: true,
+      archive,
+    });
     const entry = changeEventEntry(detail, new Date());
     expect(Buffer.byteLength(entry.Detail)).toBeLessThanOrEqual(DETAIL_MAX_BYTES);
     expect(entrySize(entry)).toBeLessThan(EVENT_ENTRY_MAX_BYTES);
@@ -163,7 +171,8 @@ describe("the publisher", () => {
       buildChangeEventDetail({
         digest: digestOf({ incident_id: String(900 + i), modification_time: 1795200000000 + i }),
         previous: undefined,
-        alertsArchived: 2,
+        alertsReturned: 2,
+        alertsComplete: true,
         archive,
       }),
     );
@@ -253,5 +262,26 @@ it("keeps the facts the next version is compared with", () => {
     severity: "high",
     manual_severity: "critical",
     status: "new",
+  });
+});
+
+describe("one event per version", () => {
+  const input = (previousTime: number | undefined) => ({
+    digest: digestOf({ modification_time: 1795200000000 }),
+    previous:
+      previousTime === undefined ? undefined : previousOf({ severity: "high", status: "new" }, previousTime),
+    alertsReturned: 50,
+    alertsComplete: false,
+    archive,
+  });
+
+  it("announces a version newer than the one the state had, and the first one", () => {
+    expect(isNewVersion(input(undefined))).toBe(true);
+    expect(isNewVersion(input(1795199999999))).toBe(true);
+  });
+
+  it("stays silent for the same version again (the complete object after a partial one) or an older one", () => {
+    expect(isNewVersion(input(1795200000000))).toBe(false);
+    expect(isNewVersion(input(1795200000001))).toBe(false);
   });
 });
