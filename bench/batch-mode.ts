@@ -86,7 +86,9 @@ async function runMode(mode: "batch" | "single"): Promise<ModeRun> {
   try {
     const every = Math.round(1 / LARGE_SHARE);
     harness.emulator.control.addIncidents(
-      Array.from({ length: backlog }, (_, index) => ({ alert_count: index % every === 0 ? LARGE_ALERTS : 3 })),
+      Array.from({ length: backlog }, (_, index) => ({
+        alert_count: index % every === 0 ? LARGE_ALERTS : 3,
+      })),
     );
     const totals = { ms: 0, invocations: 0 };
     const summary = await harness.runOnce({
@@ -116,14 +118,18 @@ async function runMode(mode: "batch" | "single"): Promise<ModeRun> {
       pollerMemoryMb: 256,
       pollerInvocationsPerVersion: summary.poll_runs / versions,
       sqsRequestsPerVersion: sqsRequests / versions,
-      s3PutsPerVersion: (poller.s3.count("PutObjectCommand") + enricher.s3.count("PutObjectCommand")) / versions,
-      s3GetsPerVersion: (poller.s3.count("GetObjectCommand") + enricher.s3.count("GetObjectCommand")) / versions,
+      s3PutsPerVersion:
+        (poller.s3.count("PutObjectCommand") + enricher.s3.count("PutObjectCommand")) / versions,
+      s3GetsPerVersion:
+        (poller.s3.count("GetObjectCommand") + enricher.s3.count("GetObjectCommand")) / versions,
       archiveBytesPerVersion: archive.reduce((sum, object) => sum + object.bytes, 0) / versions,
       notifiedFraction: notifications.length / versions,
     };
     const dollars = (subscribers: number) =>
       Number(
-        String(costPerMillionVersions({ ...costInputs, emailSubscribers: subscribers }).rows.at(-1)?.[2]).slice(1),
+        String(
+          costPerMillionVersions({ ...costInputs, emailSubscribers: subscribers }).rows.at(-1)?.[2],
+        ).slice(1),
       );
     const withoutDeliveries = dollars(0);
     return {

@@ -21,6 +21,10 @@ import {
 } from "@aws-sdk/client-sqs";
 import { createEnricherHandler } from "../../functions/enricher/create-handler.ts";
 import { createPollerHandler, type PollRunSummary } from "../../functions/poller/create-handler.ts";
+import {
+  ChangeEventPublisher,
+  type ChangeEventTarget,
+} from "../../functions/shared/change-event-publisher.ts";
 import type {
   BatchExtraDataSource,
   CortexCredentials,
@@ -87,6 +91,8 @@ export interface PipelineHarnessOptions {
   batchingWindowMs?: number;
   /** The emulator's per-incident alert cap in a batch reply (default 50). */
   batchAlertsPerIncident?: number;
+  /** Where the enrichers send change events (default: none). */
+  changeEvents?: ChangeEventTarget;
 }
 
 /** SDK calls by command name ("SendMessageBatchCommand"), and ReceiveMessage calls that returned messages. */
@@ -451,6 +457,10 @@ export class PipelineHarness {
       throttleBackoff: () => backoff,
       deadlineMarginMs: this.options.enricherDeadlineMarginMs,
       priorityQueueUrl: this.options.priorityLane === true ? this.resources.priorityQueueUrl : undefined,
+      changeEvents:
+        this.options.changeEvents === undefined
+          ? undefined
+          : new ChangeEventPublisher({ target: this.options.changeEvents, logger, metrics }),
     });
   }
 
@@ -473,7 +483,8 @@ export class PipelineHarness {
         batchSize: this.options.batchSize ?? 5,
         batchingWindowSeconds: (this.options.batchingWindowMs ?? 0) / 1000,
         budgetPerMinute: this.budgetPerMinute,
-        batchBudgetPerMinute: (this.options.mode ?? "single") === "single" ? undefined : this.batchBudgetPerMinute,
+        batchBudgetPerMinute:
+          (this.options.mode ?? "single") === "single" ? undefined : this.batchBudgetPerMinute,
         outDir: this.outDir,
       },
       ...this.runnerClients,
