@@ -19,6 +19,7 @@ import { EnricherMetric } from "../shared/metric-names.ts";
 import { digestIncident } from "../shared/notification.ts";
 import type { ApiBudgetPacer } from "../shared/pacing.ts";
 import type { IncidentVersionMessage } from "../shared/queue-message.ts";
+import { reportUnrankedSeverities } from "../shared/unranked-severity.ts";
 import { NotFoundUnconfirmedError } from "./errors.ts";
 import { planNotification, planTakeOver, publishClaim } from "./notification-claim.ts";
 
@@ -254,6 +255,11 @@ export async function enrichIncidentVersion(
     });
   }
   const digest = digestIncident(replyIncident, message);
+  reportUnrankedSeverities(
+    [{ incident_id: incidentId, severity: digest.severity, manual_severity: digest.manualSeverity }],
+    context.notifyMinSeverity,
+    context,
+  );
   const key = archiveKey(incidentId, creationTime, archivedTime);
   const schemaValid = result.schemaIssues.length === 0;
   await archiveIncident(s3, {

@@ -45,6 +45,14 @@ export function normalizeSeverity(value: unknown): IncidentSeverity | undefined 
   return isIncidentSeverity(severity) ? severity : undefined;
 }
 
+/** The values of a severity and a manual severity that name none the pipeline knows (an empty manual one is "not set"). */
+export function unrankedSeverities(severity: unknown, manualSeverity?: unknown): string[] {
+  const given = [severity, manualSeverity].filter(
+    (value, index) => index === 0 || (typeof value === "string" && value.trim() !== ""),
+  );
+  return given.filter((value) => normalizeSeverity(value) === undefined).map((value) => String(value));
+}
+
 /**
  * The rank of a severity in either spelling. One the pipeline cannot rank counts as exactly `unrankedAs`
  * (the notification threshold): in doubt it is notified once, and a later recognised escalation still is.
