@@ -29,6 +29,15 @@ export const SEVERITY_RANK: Readonly<Record<IncidentSeverity, number>> = Object.
 ) as Record<IncidentSeverity, number>;
 
 // Newer Cortex data (cases, rules, audit) spells severities SEV_010_INFO ... SEV_090_UNKNOWN.
+/** Each severity in the platform's spelling (API-FACTS "the move to cases"); the emulator serves them on request. */
+export const PLATFORM_SEVERITY_CODES: Readonly<Record<IncidentSeverity, string>> = {
+  informational: "SEV_010_INFO",
+  low: "SEV_020_LOW",
+  medium: "SEV_030_MEDIUM",
+  high: "SEV_040_HIGH",
+  critical: "SEV_050_CRITICAL",
+  unknown: "SEV_090_UNKNOWN",
+};
 const SEV_CODE = /^sev_\d{3}_([a-z]+)$/;
 const SEVERITY_ALIASES: Readonly<Record<string, IncidentSeverity>> = { info: "informational" };
 
