@@ -12,12 +12,15 @@ import { ENRICHER_SERVICE, METRICS_NAMESPACE, POLLER_SERVICE } from "../../funct
 import { consoleBaseUrlFor } from "../../functions/shared/notification.ts";
 import type { LocalResources } from "./aws-resources.ts";
 import type { SqsBatchHandler } from "./event-source.ts";
+import { MetricTally } from "./metric-tally.ts";
 import type { RunnerOptions } from "./options.ts";
 import type { PipelineDeps } from "./pipeline.ts";
 
 export interface LocalLambdas {
   poll: PipelineDeps["poll"];
   enricherHandlers: SqsBatchHandler[];
+  /** Every metric the enricher instances emitted, summed. */
+  enricherMetrics: MetricTally;
 }
 
 export function buildLocalLambdas(input: {
@@ -42,6 +45,7 @@ export function buildLocalLambdas(input: {
     priority: { queueUrl: resources.priorityQueueUrl, minSeverity: options.notifyMinSeverity },
   });
   const consoleBaseUrl = consoleBaseUrlFor(input.cortexUrl);
+  const enricherMetrics = new MetricTally();
   // One handler per concurrent instance: each is a Lambda container with its own pacer state.
   const enricherHandlers = Array.from({ length: options.maxConcurrency }, () => {
     const enricher = createPowertoolsFor(ENRICHER_SERVICE, options.logLevel);
@@ -61,12 +65,13 @@ export function buildLocalLambdas(input: {
       ...(consoleBaseUrl === undefined ? {} : { consoleBaseUrl }),
       priorityQueueUrl: resources.priorityQueueUrl,
       logger: enricher.logger,
-      metrics: enricher.metrics,
+      metrics: enricherMetrics.watch(enricher.metrics),
     }) as SqsBatchHandler;
   });
   return {
     poll: (context) => pollerHandler({}, context),
     enricherHandlers,
+    enricherMetrics,
   };
 }
 

@@ -153,6 +153,7 @@ async function run(options: RunnerOptions, io: CliIo, closers: (() => Promise<vo
     resources,
     poll: lambdas.poll,
     enricherHandlers: lambdas.enricherHandlers,
+    enricherMetrics: lambdas.enricherMetrics,
     api,
     view,
     labels: { cortex: cortexLabel, aws: awsLabel },
