@@ -348,7 +348,8 @@ environment names a real tenant. Archived incidents are also written under --out
 
 Flags
   --once                    drain everything, print a summary and exit (0 = all archived;
-                            1 = something ended in the DLQ; 2 = a credential was rejected)
+                            1 = something ended in the DLQ; 2 = a credential was rejected;
+                            3 = stopped with versions queued, or incidents not found)
   --summary-json FILE       also write the summary as JSON to FILE
   --out DIR                 local copy of the archive, same key layout as the bucket
                             (default ${DEFAULTS.outDir})
