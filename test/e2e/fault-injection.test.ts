@@ -154,7 +154,9 @@ beforeAll(async () => {
   const { control } = harness.emulator;
 
   const pollerClients = harness.awsClients("poller");
-  crashOnCursorSaves(pollerClients.s3, new Set([2, 4]));
+  // The first two saves: every run that reads anything saves the cursor, so both happen however few polls a
+  // loaded machine gets through (later save numbers may never be reached, and the test would not crash twice).
+  crashOnCursorSaves(pollerClients.s3, new Set([1, 2]));
   duplicateSomeMessages(pollerClients.sqs, harness.awsClients("test").sqs, harness.resources.queueUrl, 7);
   const poll = harness.createPoller(pollerClients);
   // S3 refuses a conditional write whose condition fails; fauxqs does not, so the enrichers' S3 clients
