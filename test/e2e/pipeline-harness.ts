@@ -411,6 +411,8 @@ export class PipelineHarness {
       queueUrl: this.resources.queueUrl,
       topicArn: this.resources.topicArn,
       extraData,
+      // As the Lambda's handler does: a "not found" answer is checked against get_incidents before it is recorded.
+      incidentLookup: client,
       alertsLimit: this.options.alertsLimit ?? 1000,
       budgetPerMinute: this.budgetPerMinute,
       maxConcurrency: this.maxConcurrency,
