@@ -196,6 +196,7 @@ export class PipelineMonitoring {
           enricher(EnricherMetric.Archived),
           enricher(EnricherMetric.Notified),
           enricher(EnricherMetric.Coalesced),
+          enricher(EnricherMetric.ChangeEventsSent),
         ],
       }),
       new cloudwatch.GraphWidget({
@@ -205,7 +206,10 @@ export class PipelineMonitoring {
           enricher(EnricherMetric.SchemaWarnings),
           enricher(EnricherMetric.IncidentNotFound),
           enricher(EnricherMetric.NotFoundUnconfirmed),
+          enricher(EnricherMetric.ChangeEventsFailed),
         ],
+        // Severities neither spelling ranks: judged as the threshold, so notified; a rising count means a new spelling.
+        right: [enricher(EnricherMetric.UnrankedSeverity), poller(PollerMetric.UnrankedSeverity)],
       }),
       new cloudwatch.GraphWidget({
         title: "Enricher: batch endpoint",

@@ -156,6 +156,9 @@ async function run(options: RunnerOptions, io: CliIo, closers: (() => Promise<vo
     poll: lambdas.poll,
     enricherHandlers: lambdas.enricherHandlers,
     enricherMetrics: lambdas.enricherMetrics,
+    ...(lambdas.changeEventsWritten === undefined
+      ? {}
+      : { changeEventsWritten: lambdas.changeEventsWritten }),
     api,
     view,
     labels: { cortex: cortexLabel, aws: awsLabel },

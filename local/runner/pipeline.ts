@@ -55,6 +55,8 @@ export interface PipelineDeps {
   enricherHandlers: readonly SqsBatchHandler[];
   /** What those handlers counted as metrics (the summary's not-found figure comes from it). */
   enricherMetrics?: MetricTally;
+  /** Change events written to --events-out so far, when the flag is given. */
+  changeEventsWritten?: () => number;
   api: ApiActivity;
   view: StatusView;
   labels: { cortex: string; aws: string };
@@ -366,6 +368,7 @@ class PipelineRun {
       maxConcurrency: this.#source.maxConcurrency,
       nextPollInSeconds: this.#nextPollAt === undefined ? undefined : (this.#nextPollAt - this.#now()) / 1000,
       archiveDir: this.#mirror.outDir,
+      ...(this.#deps.changeEventsWritten === undefined ? {} : { events: this.#deps.changeEventsWritten() }),
       phase: this.#phase,
     };
   }
