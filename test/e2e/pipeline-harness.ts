@@ -447,6 +447,7 @@ export class PipelineHarness {
       batchExtraData,
       mode: this.options.mode ?? "single",
       batchBudgetPerMinute: this.batchBudgetPerMinute,
+      // As the Lambda's handler does: a "not found" answer is checked against get_incidents before it is recorded.
       incidentLookup: client,
       alertsLimit: this.options.alertsLimit ?? 1000,
       budgetPerMinute: this.budgetPerMinute,
