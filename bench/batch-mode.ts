@@ -5,7 +5,7 @@
 import type { EnricherMode } from "../functions/shared/lambda-environment.ts";
 import { enricherSizing } from "../lib/config.ts";
 import type { SqsBatchHandler } from "../local/runner/event-source.ts";
-import { PipelineHarness } from "../test/e2e/pipeline-harness.ts";
+import { PipelineHarness } from "../local/pipeline-harness.ts";
 import { costPerMillionVersions } from "./cost.ts";
 import type { BenchTable } from "./report.ts";
 

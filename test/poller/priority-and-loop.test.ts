@@ -104,7 +104,7 @@ describe("priority hints", () => {
     s.tenant.put({ incident_id: "12", modification_time: T0 + 2, severity: "SEV_045_SEVERE" });
     s.tenant.put({ incident_id: "13", modification_time: T0 + 3, severity: "SEV_020_LOW" });
     const warnings: { message: string; fields: unknown }[] = [];
-    const logger = quietLogger();
+    const logger = silentLogger();
     logger.warn = ((message: string, fields: unknown) => {
       warnings.push({ message, fields });
     }) as typeof logger.warn;
