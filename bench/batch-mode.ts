@@ -4,8 +4,8 @@
 // the sustained rate, and the run's own counts feed benchmark 5's cost formulas.
 import type { EnricherMode } from "../functions/shared/lambda-environment.ts";
 import { enricherSizing } from "../lib/config.ts";
-import type { SqsBatchHandler } from "../local/runner/event-source.ts";
 import { PipelineHarness } from "../local/pipeline-harness.ts";
+import type { SqsBatchHandler } from "../local/runner/event-source.ts";
 import { costPerMillionVersions } from "./cost.ts";
 import type { BenchTable } from "./report.ts";
 
