@@ -2,6 +2,7 @@
 // API-FACTS), an in-memory ExtraDataSource fake, and the enricher's dependencies on a test's AWS resources.
 // The clock, the Lambda context, the AWS harness and the recording metrics are test/support's.
 import type { EnricherDependencies } from "../../functions/enricher/create-handler.ts";
+import { archiveKey } from "../../functions/shared/archive.ts";
 import type {
   CallOptions,
   ExtraDataResult,
@@ -173,4 +174,21 @@ export function enricherDependencies(
     ...parts,
     ...overrides,
   };
+}
+
+/** The archive folder of an incident's versions: the key contract up to the file name. */
+export function archivePrefix(incident: { incident_id: string; creation_time: number }): string {
+  return archiveKey(incident.incident_id, incident.creation_time, 0).replace(/0\.json\.gz$/, "");
+}
+
+/** The most requests accepted within any one window of `windowMs` (429s left out): a budget's real use. */
+export function busiestWindow(
+  requests: readonly { time: number; status?: number }[],
+  windowMs: number,
+): number {
+  const accepted = requests.filter((request) => request.status !== 429).map((request) => request.time);
+  return Math.max(
+    0,
+    ...accepted.map((start) => accepted.filter((t) => t >= start && t < start + windowMs).length),
+  );
 }
