@@ -154,9 +154,10 @@ beforeAll(async () => {
   const { control } = harness.emulator;
 
   const pollerClients = harness.awsClients("poller");
-  // The first two saves: every run that reads anything saves the cursor, so both happen however few polls a
-  // loaded machine gets through (later save numbers may never be reached, and the test would not crash twice).
-  crashOnCursorSaves(pollerClients.s3, new Set([1, 2]));
+  // Save 1 pins the first run's look-back start; saves 2 and 3 are the first page's of the next two runs
+  // (the first crash leaves that page unsaved), so both crashes come after a queued page, however few polls
+  // a loaded machine gets through.
+  crashOnCursorSaves(pollerClients.s3, new Set([2, 3]));
   duplicateSomeMessages(pollerClients.sqs, harness.awsClients("test").sqs, harness.resources.queueUrl, 7);
   const poll = harness.createPoller(pollerClients);
   // S3 refuses a conditional write whose condition fails; fauxqs does not, so the enrichers' S3 clients
