@@ -11,6 +11,7 @@ import { IncidentCursorStore } from "../shared/cursor.ts";
 import { PollerMetric } from "../shared/metric-names.ts";
 import { enqueueIncidentVersions } from "./enqueue.ts";
 import { type PriorityRouting, sendPriorityHints } from "./priority-hints.ts";
+import { quarantineMalformedIncidents } from "./quarantine.ts";
 
 export interface PollerDependencies {
   s3: S3Client;
@@ -114,6 +115,7 @@ export function createPollerHandler(deps: PollerDependencies): PollerHandler {
         for await (const page of deps.incidents.incidentsModifiedSince(cursorBefore, {
           filters: deps.filters,
           deadline,
+          onMalformedIncidents: (items) => quarantineMalformedIncidents(items, deps),
         })) {
           pagesRead++;
           incidentsSeen += page.incidents.length;
