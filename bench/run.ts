@@ -3,6 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { benchApiBudget } from "./api-budget.ts";
+import { benchBatchMode } from "./batch-mode.ts";
 import { benchColdStart } from "./cold-start.ts";
 import { costPerMillionVersions } from "./cost.ts";
 import { benchLargeIncident } from "./large-incident.ts";
@@ -57,6 +58,7 @@ cost.notes = [
 ];
 tables.push(show(cost));
 tables.push(show(await benchTimeToAlert()));
+tables.push(show(await benchBatchMode()));
 
 writeFileSync(OUTPUT, renderBenchmarksMarkdown(tables, started));
 console.log(`\nWrote ${OUTPUT} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s).`);
