@@ -74,7 +74,7 @@ function createPoller(scope: Construct, { config, storage, queue, secret }: Pipe
     // get_incidents items that fail the schema are kept raw there, so one never blocks the rest.
     .bindObjects("ARCHIVE_BUCKET", storage.archiveBucket, {
       readWrite: [ArchiveKeys.cursor],
-      write: [`${ArchiveKeys.listingQuarantine}*`],
+      write: [`${ArchiveKeys.quarantine}*`],
     })
     .bindQueueSender("INCIDENT_QUEUE_URL", queue.queue)
     .bindQueueSender("PRIORITY_QUEUE_URL", queue.priorityQueue)

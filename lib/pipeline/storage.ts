@@ -2,7 +2,6 @@
 import { Duration } from "aws-cdk-lib";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import type { Construct } from "constructs";
-import { LISTING_QUARANTINE_PREFIX } from "../../functions/poller/quarantine.ts";
 import { ARCHIVE_PREFIX, QUARANTINE_PREFIX } from "../../functions/shared/archive.ts";
 import { CURSOR_KEY } from "../../functions/shared/cursor.ts";
 import { INCIDENT_STATE_PREFIX } from "../../functions/shared/incident-state.ts";
@@ -15,7 +14,6 @@ export const ArchiveKeys = {
   incidentState: INCIDENT_STATE_PREFIX,
   incidents: ARCHIVE_PREFIX,
   quarantine: QUARANTINE_PREFIX,
-  listingQuarantine: LISTING_QUARANTINE_PREFIX,
 } as const;
 
 export class ArchiveStorage {
