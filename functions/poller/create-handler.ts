@@ -11,6 +11,7 @@ import { IncidentCursorStore } from "../shared/cursor.ts";
 import { PollerMetric } from "../shared/metric-names.ts";
 import { enqueueIncidentVersions } from "./enqueue.ts";
 import { type PriorityRouting, sendPriorityHints } from "./priority-hints.ts";
+import { quarantineMalformedIncidents } from "./quarantine.ts";
 
 export interface PollerDependencies {
   s3: S3Client;
@@ -104,6 +105,8 @@ export function createPollerHandler(deps: PollerDependencies): PollerHandler {
     });
 
     try {
+      // First run: pin the look-back start before anything can fail, so failing runs do not slide it forward.
+      if (stored === undefined) cursorAfter = (await store.save(cursorBefore)).cursor;
       // The slowest page so far: stop when another one would likely not finish before the deadline.
       let slowestPageMs = 0;
       let pageStartedAt = now();
@@ -112,6 +115,7 @@ export function createPollerHandler(deps: PollerDependencies): PollerHandler {
         for await (const page of deps.incidents.incidentsModifiedSince(cursorBefore, {
           filters: deps.filters,
           deadline,
+          onMalformedIncidents: (items) => quarantineMalformedIncidents(items, deps),
         })) {
           pagesRead++;
           incidentsSeen += page.incidents.length;
@@ -145,10 +149,6 @@ export function createPollerHandler(deps: PollerDependencies): PollerHandler {
         // The client also ends its walk quietly when the deadline is near.
         if (!stoppedEarly && now() >= deadline) stoppedEarly = true;
         caughtUp = !stoppedEarly;
-      }
-      if (stored === undefined && pagesRead === 0) {
-        // First run and nothing found: pin the look-back start so the next run does not slide past it.
-        cursorAfter = (await store.save(cursorBefore)).cursor;
       }
     } catch (error) {
       if (isCortexError(error) && error.retryable && now() >= deadline) {

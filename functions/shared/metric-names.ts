@@ -21,6 +21,8 @@ export const PollerMetric = {
   /** Priority hints that could not be sent (the versions still wait on the ordinary queue). */
   PriorityHintsFailed: "PriorityHintsFailed",
   UnrankedSeverity: UNRANKED_SEVERITY_METRIC,
+  /** get_incidents items that failed the schema, kept raw under state/quarantine/listing/. */
+  QuarantinedIncidents: "QuarantinedIncidents",
 } as const;
 
 export const EnricherMetric = {

@@ -71,7 +71,11 @@ function createPoller(scope: Construct, { config, storage, queue, secret }: Pipe
     targets: [new targets.LambdaFunction(poller, { retryAttempts: 0 })],
   });
   poller
-    .bindObjects("ARCHIVE_BUCKET", storage.archiveBucket, { readWrite: [ArchiveKeys.cursor] })
+    // get_incidents items that fail the schema are kept raw there, so one never blocks the rest.
+    .bindObjects("ARCHIVE_BUCKET", storage.archiveBucket, {
+      readWrite: [ArchiveKeys.cursor],
+      write: [`${ArchiveKeys.quarantine}*`],
+    })
     .bindQueueSender("INCIDENT_QUEUE_URL", queue.queue)
     .bindQueueSender("PRIORITY_QUEUE_URL", queue.priorityQueue)
     .bindSecretReader("CORTEX_SECRET_ARN", secret);

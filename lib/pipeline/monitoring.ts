@@ -209,7 +209,11 @@ export class PipelineMonitoring {
           enricher(EnricherMetric.ChangeEventsFailed),
         ],
         // Severities neither spelling ranks: judged as the threshold, so notified; a rising count means a new spelling.
-        right: [enricher(EnricherMetric.UnrankedSeverity), poller(PollerMetric.UnrankedSeverity)],
+        right: [
+          enricher(EnricherMetric.UnrankedSeverity),
+          poller(PollerMetric.UnrankedSeverity),
+          poller(PollerMetric.QuarantinedIncidents),
+        ],
       }),
       new cloudwatch.GraphWidget({
         title: "Enricher: batch endpoint",

@@ -243,12 +243,17 @@ class PipelineRun {
     this.#counts.failedAttempts += report.failed.length;
     const { view } = this.#deps;
     const seconds = (report.durationMs / 1000).toFixed(1);
-    if (report.failed.length > 0) {
-      const why =
-        report.batchError === undefined ? "reported failed by the enricher" : messageOf(report.batchError);
+    if (report.batchError !== undefined) {
+      // A timeout or a thrown error fails the whole batch, as in Lambda: records it never started did not "fail".
       view.event(
-        `enricher #${report.instance + 1}: ${report.succeeded.length} done, ${report.failed.length} failed (${why}); ` +
-          `they return to the queue after the visibility timeout (${seconds} s)`,
+        `enricher #${report.instance + 1}: the invocation failed as a whole (${messageOf(report.batchError)}); ` +
+          `its ${report.records.length} record(s) return to the queue after the visibility timeout, any it finished ` +
+          `are skipped then as already archived (${seconds} s)`,
+      );
+    } else if (report.failed.length > 0) {
+      view.event(
+        `enricher #${report.instance + 1}: ${report.succeeded.length} done, ${report.failed.length} reported failed ` +
+          `by the enricher; they return to the queue after the visibility timeout (${seconds} s)`,
       );
     } else {
       view.event(`enricher #${report.instance + 1}: ${report.succeeded.length} done (${seconds} s)`);

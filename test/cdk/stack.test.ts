@@ -311,7 +311,7 @@ describe("IAM", () => {
     );
   });
 
-  it("gives the poller the cursor's key and no other object in the bucket", () => {
+  it("gives the poller the cursor's key and the quarantine, no other object in the bucket", () => {
     const pollerRole = synthesized.stack.getLogicalId(
       synthesized.stack.pipeline.poller.role?.node.defaultChild as never,
     );
@@ -322,7 +322,8 @@ describe("IAM", () => {
       .filter((s) => actionsOf(s).some((a) => a.startsWith("s3:") && a !== "s3:ListBucket"))
       .flatMap((s) => [s.Resource].flat())
       .map((r) => (r["Fn::Join"] ? r["Fn::Join"][1][1] : r));
-    expect(objectKeys).toEqual(["/state/cursor.json"]);
+    // And the quarantine, where a get_incidents item that fails the schema is kept raw.
+    expect(objectKeys).toEqual(["/state/cursor.json", "/state/quarantine/*"]);
     const listing = pollerStatements.find((s) => actionsOf(s).includes("s3:ListBucket"));
     expect(listing?.Condition).toEqual({ StringLikeIfExists: { "s3:prefix": ["state/cursor.json"] } });
   });

@@ -90,6 +90,24 @@ function harness(overrides: Partial<EnricherDependencies> = {}) {
   };
 }
 
+/** Powertools Logger writes JSON lines to stdout (errors to stderr) in the Lambda runtime's format: collect them. */
+function captureJsonLogs() {
+  const lines: Record<string, unknown>[] = [];
+  const capture = (chunk: unknown) => {
+    for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
+    return true;
+  };
+  const stdout = vi.spyOn(process.stdout, "write").mockImplementation(capture);
+  const stderr = vi.spyOn(process.stderr, "write").mockImplementation(capture);
+  return {
+    lines,
+    restore: () => {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    },
+  };
+}
+
 async function queueDepth(sqs: SQSClient, queueUrl: string) {
   const attributes = (
     await sqs.send(
@@ -174,13 +192,7 @@ describe("enricher handler on the embedded AWS endpoint", () => {
   });
 
   it("notifies a severity it cannot rank rather than dropping it, with a WARN naming the value and a metric", async () => {
-    const lines: Record<string, unknown>[] = [];
-    const capture = (chunk: unknown) => {
-      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
-      return true;
-    };
-    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(capture);
-    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(capture);
+    const logs = captureJsonLogs();
     const run = harness({ logger: new Logger({ serviceName: "enricher-test", logLevel: "WARN" }) });
     const [odd = "", high = "", low = ""] = nextIds(3);
     const incidents = [
@@ -196,13 +208,12 @@ describe("enricher handler on the embedded AWS endpoint", () => {
       );
       expect((await run.invoke()).failedIds).toEqual([]);
     } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
+      logs.restore();
     }
     const notified = (await drainNotifications(aws)).map((n) => n.attributes.incident_id).sort();
     expect(notified).toEqual([odd, high].sort());
     expect(run.recorded.total(EnricherMetric.UnrankedSeverity)).toBe(1);
-    const warnings = lines.filter((line) => Array.isArray(line.unranked_severities));
+    const warnings = logs.lines.filter((line) => Array.isArray(line.unranked_severities));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({
       level: "WARN",
@@ -595,14 +606,7 @@ describe("enricher handler on the embedded AWS endpoint", () => {
   });
 
   it("puts the right incident id on every log line about a message, even with instances sharing a logger", async () => {
-    const lines: Record<string, unknown>[] = [];
-    const capture = (chunk: unknown) => {
-      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
-      return true;
-    };
-    // Powertools Logger writes JSON lines to stdout (errors to stderr) in the Lambda runtime's format.
-    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(capture);
-    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(capture);
+    const { lines, restore } = captureJsonLogs();
     const logger = new Logger({ serviceName: "enricher-test", logLevel: "DEBUG" });
     const incidentOf = new Map<string, string>();
     try {
@@ -630,8 +634,7 @@ describe("enricher handler on the embedded AWS endpoint", () => {
         ),
       );
     } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
+      restore();
     }
     const perMessage = lines.filter((line) => line.message !== "Batch done");
     expect(perMessage.length).toBeGreaterThanOrEqual(6); // per message: archived and notified, or failed

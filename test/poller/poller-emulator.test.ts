@@ -1,6 +1,7 @@
 // The poller end to end over real protocols: the real Cortex client against the Cortex tenant emulator
 // (HTTP on 127.0.0.1), and the real embedded AWS endpoint (fauxqs) for the cursor and the queue.
 // One injected clock drives emulator, client and poller; every API request costs msPerRequest of it.
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   createPollerHandler,
@@ -11,6 +12,7 @@ import type { CortexCredentials } from "../../functions/shared/cortex/api.ts";
 import { CortexClient } from "../../functions/shared/cortex/client.ts";
 import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
 import { IncidentCursorStore } from "../../functions/shared/cursor.ts";
+import { PollerMetric } from "../../functions/shared/metric-names.ts";
 import type { IncidentVersionMessage } from "../../functions/shared/queue-message.ts";
 import { type CortexEmulator, startCortexEmulator } from "../../local/emulator/index.ts";
 import { type AwsHarness, countVersions, drainQueue, startAwsHarness } from "../support/aws.ts";
@@ -46,6 +48,7 @@ interface Setup {
   clientWith(credentials: CortexCredentials): CortexClient;
   sqs: PollerDependencies["sqs"];
   s3: PollerDependencies["s3"];
+  bucket: string;
 }
 
 async function setup(options: { backlog?: number; msPerRequest?: number } = {}): Promise<Setup> {
@@ -103,6 +106,7 @@ async function setup(options: { backlog?: number; msPerRequest?: number } = {}):
     clock,
     s3: pipeline.s3,
     sqs: pipeline.sqs,
+    bucket: pipeline.bucket,
     run,
     async runUntilDrained(budgetMs) {
       const runs: PollRunSummary[] = [];
@@ -184,6 +188,44 @@ describe("poller against the Cortex emulator and the embedded AWS endpoint", () 
     expect(twice).toBeLessThanOrEqual(100);
     expect([...counts.values()].every((n) => n <= 2)).toBe(true);
     expect(afterCrash).toBeDefined();
+  });
+
+  it("quarantines a listed item without a numeric modification_time and queues every other one, without retrying", async () => {
+    const s = await setup({ backlog: 150 });
+    s.clock.advance(60_000);
+    const ids = s.emulator.control.incidents().map((incident) => incident.incident_id);
+    const bad = ids[40] ?? "";
+    s.emulator.control.setFaults({ malformedListing: { incidentIds: [bad], modificationTime: "missing" } });
+    const { metrics, published } = recordingMetrics();
+    const errors: string[] = [];
+    const logger = quietLogger();
+    logger.error = ((message: string) => {
+      errors.push(message);
+    }) as typeof logger.error;
+
+    const summary = await s.run(undefined, { metrics, logger });
+
+    expect(summary.stoppedEarly).toBe(false);
+    const queued = (await s.drain()).map((message) => message.incident_id);
+    expect(queued.sort()).toEqual(ids.filter((id) => id !== bad).sort());
+    // One request per page, and one re-read of the page with the broken item: then it is set aside.
+    const listings = s.emulator.control.requests().filter((r) => r.endpoint === "get_incidents");
+    expect(listings.every((r) => r.status === 200)).toBe(true);
+    expect(listings.length).toBeLessThanOrEqual(3);
+    const kept = await s.s3.send(
+      new ListObjectsV2Command({ Bucket: s.bucket, Prefix: `state/quarantine/listing/${bad}/` }),
+    );
+    expect(kept.Contents).toHaveLength(1);
+    const object = await s.s3.send(new GetObjectCommand({ Bucket: s.bucket, Key: kept.Contents?.[0]?.Key }));
+    const raw = JSON.parse((await object.Body?.transformToString()) ?? "{}");
+    expect(raw.incident_id).toBe(bad);
+    expect("modification_time" in raw).toBe(false);
+    expect(errors).toEqual([
+      "A get_incidents item fails the schema; kept it raw in quarantine and carried on with the rest",
+    ]);
+    expect(published[0]?.[PollerMetric.QuarantinedIncidents]).toBe(1);
+    // The cursor comes from the good items only.
+    expect(Number.isFinite(summary.cursorAfter.modificationTime)).toBe(true);
   });
 
   it("saves its progress at a tiny time budget and the next run continues where it stopped", async () => {

@@ -152,7 +152,8 @@ describe("poller", () => {
   it("loses nothing when it crashes after queueing a page and before saving its cursor", async () => {
     const s = await setup();
     addBacklog(s.tenant, 450, T0);
-    crashOnCursorWrite(s.s3, 3);
+    // Write 1 pins the first run's start; writes 2 and 3 save pages 1 and 2.
+    crashOnCursorWrite(s.s3, 4);
 
     await expect(s.run()).rejects.toBeInstanceOf(InjectedCrash);
     const cursorAfterCrash = await s.storedCursor();
@@ -237,8 +238,10 @@ describe("poller", () => {
     s.tenant.failure = new CortexApiError("server_error", "Cortex API answered 500 five times.", {
       status: 500,
     });
+    const startedAt = s.clock.now();
     await expect(s.run()).rejects.toThrow("Cortex API answered 500 five times.");
-    expect(await s.storedCursor()).toBeUndefined();
+    // Nothing was queued, so the cursor is only the first run's pinned look-back start.
+    expect(await s.storedCursor()).toEqual({ modificationTime: startedAt - 2 * HOUR, idsAtCursor: [] });
   });
 
   it("retries batch entries the queue rejects and drops none", async () => {
@@ -298,6 +301,22 @@ describe("poller", () => {
     expect((await s.drain()).map((m) => m.incident_id)).toEqual(["recent"]);
   });
 
+  it("keeps the first run's look-back start while the first runs fail, so the oldest part is still read", async () => {
+    const s = await setup();
+    const firstStart = s.clock.now() - 2 * HOUR;
+    s.tenant.put({ incident_id: "early", modification_time: firstStart + 10 * 60_000 });
+    s.tenant.failure = new CortexApiError("server_error", "Cortex API answered 503");
+    await expect(s.run()).rejects.toThrow("503");
+    s.clock.advance(HOUR);
+    await expect(s.run()).rejects.toThrow("503");
+
+    s.tenant.failure = undefined;
+    s.clock.advance(HOUR);
+    const summary = await s.run();
+    expect(summary.cursorBefore.modificationTime).toBe(firstStart);
+    expect((await s.drain()).map((m) => m.incident_id)).toEqual(["early"]);
+  });
+
   it("fails the run, naming the cursor object, when the stored cursor is unreadable", async () => {
     const s = await setup();
     addBacklog(s.tenant, 10, T0);
@@ -343,7 +362,11 @@ describe("poller", () => {
     const filters = [{ field: "status", operator: "in", value: ["new", "under_investigation"] }];
     const start = s.clock.now();
     await s.run(60_000, { filters });
-    expect(s.tenant.lastOptions).toEqual({ filters, deadline: start + 60_000 - 1_000 });
+    expect(s.tenant.lastOptions).toEqual({
+      filters,
+      deadline: start + 60_000 - 1_000,
+      onMalformedIncidents: expect.any(Function),
+    });
   });
 
   it("builds each message from the incident summary and the time it was polled", async () => {

@@ -428,4 +428,29 @@ describe("runPipeline", () => {
     expect(summary).toMatchObject({ archived: 1, not_found: 1, left_in_queue: 0, exit_code: 3 });
     expect(summary.problem).toContain("1 queued version(s) were not archived");
   });
+
+  it("says a batch that failed as a whole returns its records, rather than counting them all as done or failed", async () => {
+    const resources = await freshResources({ visibilityTimeoutSeconds: 1 });
+    const api = new ApiActivity();
+    const archiving = standInEnricher(resources, api);
+    let invocations = 0;
+    const run = deps(resources, {
+      poll: standInPoller(resources, [
+        { incident_id: "1", severity: "low" },
+        { incident_id: "2", severity: "low" },
+      ]),
+      handler: async (event, context) => {
+        invocations += 1;
+        if (invocations === 1) throw new Error("container died");
+        return archiving(event, context);
+      },
+      api,
+    });
+    const summary = await runPipeline(run);
+
+    expect(summary).toMatchObject({ archived: 2, left_in_queue: 0, exit_code: 0 });
+    const line = run.view.events.find((event) => event.includes("failed as a whole"));
+    expect(line).toMatch(/container died.*its [12] record\(s\) return to the queue/);
+    expect(run.view.events.some((event) => /0 done, 2 failed/.test(event))).toBe(false);
+  });
 });

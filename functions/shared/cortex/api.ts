@@ -89,8 +89,19 @@ export interface IncidentSource {
    */
   incidentsModifiedSince(
     cursor: IncidentCursor,
-    options?: CallOptions & { filters?: readonly IncidentFilterInput[] },
+    options?: CallOptions & {
+      filters?: readonly IncidentFilterInput[];
+      /** Listed items that failed the schema (raw, with why), awaited before the page is yielded. */
+      onMalformedIncidents?: (items: readonly MalformedListedIncident[]) => Promise<void>;
+    },
   ): AsyncIterable<IncidentPage>;
+}
+
+/** A get_incidents item the pipeline cannot use (e.g. no numeric modification_time), kept raw with why. */
+export interface MalformedListedIncident {
+  index: number;
+  item: unknown;
+  problem: string;
 }
 
 /** What the enricher needs from the Cortex client. */

@@ -43,6 +43,7 @@ import {
 import {
   type GetIncidentsReply,
   isRecord,
+  type MalformedIncident,
   parseBatchExtraDataReply,
   parseExtraDataReply,
   parseGetIncidentsReply,
@@ -84,6 +85,8 @@ export interface CortexClientConfig<P extends CortexProduct = CortexProduct> {
 
 export interface WalkOptions extends CallOptions {
   filters?: readonly IncidentFilterInput[];
+  /** Items of a page that failed the schema, awaited before the page's good items are yielded. */
+  onMalformedIncidents?: (items: readonly MalformedIncident[]) => Promise<void>;
 }
 
 // Drain pages of one crowded millisecond overlap by this much, so an incident leaving it mid-walk
@@ -177,7 +180,7 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
     return this.#post(GET_INCIDENTS_PATH, data, options, (reply, rawBody) => {
       const parsed = parseGetIncidentsReply(reply);
       if ("incidents" in parsed) return parsed;
-      // Retried like any unusable body: a page with a broken item is never half-used.
+      // Retried like any unusable body (a broken item is not: it is set aside in `malformed`).
       throw unusableReply(GET_INCIDENTS_PATH, rawBody, parsed.message);
     });
   }
@@ -251,7 +254,11 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
     options: WalkOptions = {},
   ): AsyncGenerator<IncidentPage> {
     const configured = parseIncidentFilters(options.filters ?? [], this.product);
-    const call: CallOptions = { deadline: options.deadline, signal: options.signal };
+    const call: WalkOptions = {
+      deadline: options.deadline,
+      signal: options.signal,
+      onMalformedIncidents: options.onMalformedIncidents,
+    };
     // `saved` is what a caller may persist; `from` may run ahead of it (t + 1) after draining millisecond t.
     let saved: { time: number; ids: Set<string> } = {
       time: cursor.modificationTime,
@@ -263,7 +270,7 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
       (incident.modification_time === saved.time && saved.ids.has(incident.incident_id));
 
     while (!this.#deadlinePassed(options.deadline)) {
-      const reply = await this.#getIncidents(
+      const reply = await this.#walkPage(
         {
           filters: [...configured, { field: "modification_time", operator: "gte", value: from }],
           sort: { field: "modification_time", keyword: "asc" },
@@ -274,7 +281,8 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
       );
       const page = reply.incidents;
       assertAscending(page);
-      const full = page.length >= MAX_PAGE_SIZE;
+      // A broken item still took a place in the page: count it, or a full page would look like the last.
+      const full = page.length + reply.malformed.length >= MAX_PAGE_SIZE;
       const first = page[0];
       if (full && first !== undefined && page.every((i) => i.modification_time === first.modification_time)) {
         // More incidents share this millisecond than a page holds: list all of it by offset, then move past it.
@@ -303,18 +311,29 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
     }
   }
 
+  /**
+   * One page of a walk. A page with a broken item is read once more (a passing glitch heals; a broken
+   * record does not, and is not retried further); what is still broken is handed to onMalformedIncidents.
+   */
+  async #walkPage(data: GetIncidentsRequestData, options: WalkOptions): Promise<GetIncidentsReply> {
+    let reply = await this.#getIncidents(data, options);
+    if (reply.malformed.length > 0) reply = await this.#getIncidents(data, options);
+    if (reply.malformed.length > 0) await options.onMalformedIncidents?.(reply.malformed);
+    return reply;
+  }
+
   /** Every incident at exactly `time`, by overlapping offset pages sorted by id; `complete` is false if the deadline cut it short. */
   async #drainMillisecond(
     time: number,
     configured: readonly IncidentFilter[],
-    call: CallOptions,
+    call: WalkOptions,
   ): Promise<{ incidents: IncidentSummary[]; ids: Set<string>; complete: boolean }> {
     const byId = new Map<string, IncidentSummary>();
     for (let offset = 0; ; offset += DRAIN_STEP) {
       if (this.#deadlinePassed(call.deadline)) {
         return { incidents: [...byId.values()], ids: new Set(byId.keys()), complete: false };
       }
-      const reply = await this.#getIncidents(
+      const reply = await this.#walkPage(
         {
           filters: [
             ...configured,
@@ -333,7 +352,7 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
           byId.set(incident.incident_id, incident);
         }
       }
-      if (reply.incidents.length < MAX_PAGE_SIZE) {
+      if (reply.incidents.length + reply.malformed.length < MAX_PAGE_SIZE) {
         return { incidents: [...byId.values()], ids: new Set(byId.keys()), complete: true };
       }
       if (byId.size === known) {

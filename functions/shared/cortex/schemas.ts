@@ -1,7 +1,12 @@
 // Zod schemas for Cortex replies, lenient where real payloads vary (see API-FACTS.md): unknown fields are
 // kept, null is accepted wherever reality sends it. Strict only on what the pipeline needs from an incident.
 import { z } from "zod";
-import type { BatchExtraDataResult, ExtraDataResult, IncidentSummary } from "./api.ts";
+import type {
+  BatchExtraDataResult,
+  ExtraDataResult,
+  IncidentSummary,
+  MalformedListedIncident,
+} from "./api.ts";
 
 /** A string, or a list of strings: alert `tags` arrive both ways. */
 export const stringOrList = z.union([z.string(), z.array(z.string())]);
@@ -31,10 +36,15 @@ export const getIncidentsReplySchema = z.looseObject({
   incidents: z.array(z.unknown()).nullable(),
 });
 
+/** See api.ts. */
+export type MalformedIncident = MalformedListedIncident;
+
 export interface GetIncidentsReply {
   total_count: number | null | undefined;
   result_count: number | null | undefined;
   incidents: IncidentSummary[];
+  /** Items that failed the schema: set aside, so one bad record never blocks the good ones. */
+  malformed: MalformedIncident[];
   [field: string]: unknown;
 }
 
@@ -42,26 +52,31 @@ export interface ReplyProblem {
   message: string;
 }
 
-/** Parses a get_incidents `reply`; returns a problem naming the item index and field instead of dropping items. */
+/**
+ * Parses a get_incidents `reply`: a broken envelope is a problem; a broken item is set aside in `malformed`
+ * with the index and field named, never dropped and never blocking the rest of the page.
+ */
 export function parseGetIncidentsReply(reply: unknown): GetIncidentsReply | ReplyProblem {
   const envelope = getIncidentsReplySchema.safeParse(reply);
   if (!envelope.success) {
     return { message: `get_incidents reply: ${formatIssues(envelope.error).join("; ")}` };
   }
   const incidents: IncidentSummary[] = [];
+  const malformed: MalformedIncident[] = [];
   for (const [index, item] of (envelope.data.incidents ?? []).entries()) {
     const parsed = incidentSummarySchema.safeParse(item);
-    if (!parsed.success) {
-      const id = describeId(item);
-      return { message: `get_incidents reply item ${index}${id}: ${formatIssues(parsed.error).join("; ")}` };
+    if (parsed.success) incidents.push(parsed.data as IncidentSummary);
+    else {
+      const problem = `get_incidents reply item ${index}${describeId(item)}: ${formatIssues(parsed.error).join("; ")}`;
+      malformed.push({ index, item, problem });
     }
-    incidents.push(parsed.data as IncidentSummary);
   }
   return {
     ...envelope.data,
     total_count: envelope.data.total_count,
     result_count: envelope.data.result_count,
     incidents,
+    malformed,
   };
 }
 

@@ -210,8 +210,8 @@ describe("error replies", () => {
     expect(noEnvelope.rawBody).toBe('{"incidents":[]}');
   });
 
-  it("reports a get_incidents item missing a required field, naming the item and field", async () => {
-    const error = await failureOf({
+  it("sets a get_incidents item missing a required field aside, naming the item and field, and keeps the rest", async () => {
+    next = {
       json: {
         reply: {
           total_count: 2,
@@ -222,10 +222,20 @@ describe("error replies", () => {
           ],
         },
       },
+    };
+    const { client } = testClient(server.url, { credentials: STANDARD_KEY, maxAttempts: 1 });
+    const reply = await client.getIncidents({});
+    await client.close();
+    expect(reply.incidents.map((i) => i.incident_id)).toEqual(["1"]);
+    expect(reply.malformed).toHaveLength(1);
+    expect(reply.malformed[0]?.item).toEqual({
+      incident_id: "2",
+      creation_time: 1,
+      severity: "low",
+      status: "new",
     });
-    expect(error.kind).toBe("unparseable_reply");
-    expect(error.message).toContain("item 1 (incident_id 2)");
-    expect(error.message).toContain("modification_time");
+    expect(reply.malformed[0]?.problem).toContain("item 1 (incident_id 2)");
+    expect(reply.malformed[0]?.problem).toContain("modification_time");
   });
 
   it("reports a gzip body that does not decompress as unparseable_reply", async () => {
