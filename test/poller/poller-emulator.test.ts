@@ -198,7 +198,7 @@ describe("poller against the Cortex emulator and the embedded AWS endpoint", () 
     s.emulator.control.setFaults({ malformedListing: { incidentIds: [bad], modificationTime: "missing" } });
     const { metrics, published } = recordingMetrics();
     const errors: string[] = [];
-    const logger = quietLogger();
+    const logger = silentLogger();
     logger.error = ((message: string) => {
       errors.push(message);
     }) as typeof logger.error;
