@@ -59,6 +59,8 @@ export interface RunnerOptions {
   logLevel: RunnerLogLevel;
   /** Emulator live mode: seconds between arrivals (one new, one modified incident); 0 = off. */
   liveIntervalSeconds: number;
+  /** Emulator: share (0-1) of live changes get_incidents lists late (LATE_LISTING_DELAY_MS); 0 = off. */
+  lateListingShare: number;
   cortex: TenantTarget | EmulatorTarget;
   /** AWS_ENDPOINT_URL, or undefined for the embedded endpoint. */
   awsEndpointUrl: string | undefined;
@@ -79,7 +81,11 @@ export const DEFAULTS = {
   seed: 42,
   incidents: 12,
   liveIntervalSeconds: 20,
+  lateListingShare: 0,
 } as const;
+
+/** --late-listing delays, drawn from the seed: from the vendor's one-minute xdr_delay's half to 4 min (API-FACTS "Late listing"). */
+export const LATE_LISTING_DELAY_MS: [number, number] = [30_000, 240_000];
 
 /** Bad flags or environment: the message says which one and what is allowed. */
 export class RunnerOptionsError extends Error {
@@ -122,6 +128,7 @@ const flagSchema = z.object({
   seed: int(0).default(DEFAULTS.seed),
   incidents: int(0, 100_000).default(DEFAULTS.incidents),
   "live-interval": z.coerce.number().min(0).default(DEFAULTS.liveIntervalSeconds),
+  "late-listing": z.coerce.number().min(0).max(1).default(DEFAULTS.lateListingShare),
 });
 
 const STRING_FLAGS = [
@@ -143,6 +150,7 @@ const STRING_FLAGS = [
   "seed",
   "incidents",
   "live-interval",
+  "late-listing",
 ] as const;
 
 export function parseRunnerOptions(
@@ -161,7 +169,8 @@ export function parseRunnerOptions(
   const incidentsGiven =
     parsed.values.incidents !== undefined ||
     parsed.values.seed !== undefined ||
-    parsed.values["live-interval"] !== undefined;
+    parsed.values["live-interval"] !== undefined ||
+    parsed.values["late-listing"] !== undefined;
   const cortex = cortexTarget(env, values.seed, values.incidents, incidentsGiven);
   const awsEndpointUrl = optionalUrl(env, "AWS_ENDPOINT_URL");
   const functionTimeoutSeconds =
@@ -188,6 +197,7 @@ export function parseRunnerOptions(
     product: values.product,
     logLevel: values["log-level"],
     liveIntervalSeconds: values["live-interval"],
+    lateListingShare: values["late-listing"],
     cortex,
     awsEndpointUrl,
   };
@@ -252,7 +262,7 @@ function cortexTarget(
   }
   if (emulatorFlagsGiven) {
     throw new RunnerOptionsError(
-      "--seed, --incidents and --live-interval configure the embedded emulator; they cannot be used with CORTEX_API_URL (a real tenant).",
+      "--seed, --incidents, --live-interval and --late-listing configure the embedded emulator; they cannot be used with CORTEX_API_URL (a real tenant).",
     );
   }
   const url = optionalUrl(env, "CORTEX_API_URL") as string;
@@ -330,6 +340,9 @@ Flags
   --incidents N             emulator: incidents in the starting backlog (default ${DEFAULTS.incidents})
   --live-interval SECONDS   emulator: every SECONDS one new and one modified incident arrive
                             (default ${DEFAULTS.liveIntervalSeconds}; 0 = off; always off with --once)
+  --late-listing SHARE      emulator: that share (0-1) of live changes is listed by get_incidents
+                            30 s to 4 min after its modification_time, as a real search index can
+                            (default 0 = off); the poller's --late-window finds them
   -h, --help                this text
 
 Environment
