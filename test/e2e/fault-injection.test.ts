@@ -177,7 +177,9 @@ beforeAll(async () => {
   ];
   let tick = 0;
   const changes = setInterval(() => {
-    if (Date.now() - started >= CHANGES_FOR_MS) {
+    // The second cursor crash needs a fourth cursor save, and only changes make saves: under load the
+    // polls are slower, so keep changing the tenant until that crash has happened, however long it takes.
+    if (Date.now() - started >= CHANGES_FOR_MS && faultLog.cursorCrashes >= 2) {
       clearInterval(changes);
       control.setFaults({ modifyBetweenPages: 0 });
       changesStopped = true;
