@@ -360,7 +360,7 @@ describe("poller", () => {
     const filters = [{ field: "status", operator: "in", value: ["new", "under_investigation"] }];
     const start = s.clock.now();
     await s.run(60_000, { filters });
-    expect(s.tenant.lastOptions).toEqual({ filters, deadline: start + 60_000 - 1_000 });
+    expect(s.tenant.lastOptions).toMatchObject({ filters, deadline: start + 60_000 - 1_000 });
   });
 
   it("builds each message from the incident summary and the time it was polled", async () => {

@@ -89,7 +89,11 @@ export interface IncidentSource {
    */
   incidentsModifiedSince(
     cursor: IncidentCursor,
-    options?: CallOptions & { filters?: readonly IncidentFilterInput[] },
+    options?: CallOptions & {
+      filters?: readonly IncidentFilterInput[];
+      /** Told the ids of every reply's `restricted_incident_ids` (incidents the key may not see). */
+      onRestrictedIncidents?: (incidentIds: readonly string[]) => void;
+    },
   ): AsyncIterable<IncidentPage>;
 }
 

@@ -84,6 +84,15 @@ export interface CortexClientConfig<P extends CortexProduct = CortexProduct> {
 
 export interface WalkOptions extends CallOptions {
   filters?: readonly IncidentFilterInput[];
+  onRestrictedIncidents?: (incidentIds: readonly string[]) => void;
+}
+
+type GetIncidentsCall = CallOptions & Pick<WalkOptions, "onRestrictedIncidents">;
+
+/** The reply's `restricted_incident_ids` (an undocumented field real tenants send), strings only. */
+function restrictedIds(reply: GetIncidentsReply): string[] {
+  const ids = reply.restricted_incident_ids;
+  return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === "string") : [];
 }
 
 // Drain pages of one crowded millisecond overlap by this much, so an incident leaving it mid-walk
@@ -169,13 +178,16 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
     return this.#getIncidents(buildGetIncidentsRequest(request, this.product), options);
   }
 
-  async #getIncidents(data: GetIncidentsRequestData, options: CallOptions): Promise<GetIncidentsReply> {
-    return this.#post(GET_INCIDENTS_PATH, data, options, (reply, rawBody) => {
+  async #getIncidents(data: GetIncidentsRequestData, options: GetIncidentsCall): Promise<GetIncidentsReply> {
+    const reply = await this.#post(GET_INCIDENTS_PATH, data, options, (reply, rawBody) => {
       const parsed = parseGetIncidentsReply(reply);
       if ("incidents" in parsed) return parsed;
       // Retried like any unusable body: a page with a broken item is never half-used.
       throw unusableReply(GET_INCIDENTS_PATH, rawBody, parsed.message);
     });
+    const restricted = restrictedIds(reply);
+    if (restricted.length > 0) options.onRestrictedIncidents?.(restricted);
+    return reply;
   }
 
   /** The incident with its alerts and artifacts; the reply comes back as received even when it breaks the schema. */
@@ -247,7 +259,11 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
     options: WalkOptions = {},
   ): AsyncGenerator<IncidentPage> {
     const configured = parseIncidentFilters(options.filters ?? [], this.product);
-    const call: CallOptions = { deadline: options.deadline, signal: options.signal };
+    const call: GetIncidentsCall = {
+      deadline: options.deadline,
+      signal: options.signal,
+      onRestrictedIncidents: options.onRestrictedIncidents,
+    };
     // `saved` is what a caller may persist; `from` may run ahead of it (t + 1) after draining millisecond t.
     let saved: { time: number; ids: Set<string> } = {
       time: cursor.modificationTime,
@@ -303,7 +319,7 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
   async #drainMillisecond(
     time: number,
     configured: readonly IncidentFilter[],
-    call: CallOptions,
+    call: GetIncidentsCall,
   ): Promise<{ incidents: IncidentSummary[]; ids: Set<string>; complete: boolean }> {
     const byId = new Map<string, IncidentSummary>();
     for (let offset = 0; ; offset += DRAIN_STEP) {
