@@ -12,6 +12,8 @@ import type { SentVersionRecord } from "../shared/cursor.ts";
  */
 export const DEFAULT_LATE_WINDOW_MINUTES = 5;
 export const DEFAULT_LATE_WINDOW_MS = DEFAULT_LATE_WINDOW_MINUTES * 60_000;
+/** An hour: every poll re-reads the whole window, so a wider one costs more get_incidents calls than it saves. */
+export const MAX_LATE_WINDOW_MINUTES = 60;
 /** Beyond the window the walk reads this share of it more, to notice (and still send) versions later than it. */
 export const OVERRUN_BAND_SHARE = 0.2;
 /** The record holds at most this many incidents; past it the oldest go and the window is shortened. */

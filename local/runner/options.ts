@@ -1,6 +1,7 @@
 // The local runner's command line: flags and environment variables, validated into one RunnerOptions object.
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { DEFAULT_LATE_WINDOW_MINUTES, MAX_LATE_WINDOW_MINUTES } from "../../functions/poller/late-window.ts";
 import type {
   CortexAuthType,
   CortexProduct,
@@ -54,6 +55,8 @@ export interface RunnerOptions {
   alertsLimit: number;
   notifyMinSeverity: NotifySeverity;
   lookbackMinutes: number;
+  /** The poller's late-arrival window in ms (0 = off). */
+  lateWindowMs: number;
   filters: IncidentFilterInput[];
   product: CortexProduct;
   logLevel: RunnerLogLevel;
@@ -76,6 +79,7 @@ export const DEFAULTS = {
   alertsLimit: 1000,
   notifyMinSeverity: DEFAULT_NOTIFY_MIN_SEVERITY,
   lookbackMinutes: 1440,
+  lateWindowMinutes: DEFAULT_LATE_WINDOW_MINUTES,
   product: "xdr",
   logLevel: "WARN",
   seed: 42,
@@ -118,6 +122,8 @@ const flagSchema = z.object({
   "alerts-limit": int(1, 1000).default(DEFAULTS.alertsLimit),
   "notify-min-severity": z.enum(NOTIFY_SEVERITIES).default(DEFAULTS.notifyMinSeverity),
   "lookback-minutes": int(1).default(DEFAULTS.lookbackMinutes),
+  // Fractions of a minute are allowed, so a demo can compress time.
+  "late-window": z.coerce.number().min(0).max(MAX_LATE_WINDOW_MINUTES).default(DEFAULTS.lateWindowMinutes),
   filters: z.string().default("[]"),
   product: z.enum(CORTEX_PRODUCTS).default(DEFAULTS.product),
   "log-level": z
@@ -144,6 +150,7 @@ const STRING_FLAGS = [
   "alerts-limit",
   "notify-min-severity",
   "lookback-minutes",
+  "late-window",
   "filters",
   "product",
   "log-level",
@@ -193,6 +200,7 @@ export function parseRunnerOptions(
     alertsLimit: values["alerts-limit"],
     notifyMinSeverity: values["notify-min-severity"],
     lookbackMinutes: values["lookback-minutes"],
+    lateWindowMs: Math.round(values["late-window"] * 60_000),
     filters,
     product: values.product,
     logLevel: values["log-level"],
@@ -332,6 +340,8 @@ Flags
   --alerts-limit N          alerts fetched per incident, 1-1000 (default ${DEFAULTS.alertsLimit})
   --notify-min-severity S   low | medium | high | critical (default ${DEFAULTS.notifyMinSeverity})
   --lookback-minutes N      first poll reaches back this far (default ${DEFAULTS.lookbackMinutes})
+  --late-window MINUTES     every poll also re-reads this far behind its cursor for versions the API
+                            listed late, sending each once (default ${DEFAULTS.lateWindowMinutes}; 0 = off)
   --filters JSON            extra get_incidents filters, e.g. '[{"field":"status","operator":"eq","value":"new"}]'
   --product xdr|xpanse      API flavour (default ${DEFAULTS.product})
   --log-level LEVEL         DEBUG | INFO | WARN | ERROR | SILENT for the Lambda code's JSON logs

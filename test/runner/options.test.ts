@@ -177,6 +177,13 @@ describe("parseRunnerOptions", () => {
     expect(() => parseRunnerOptions(["--late-listing", "0.2"], tenant)).toThrow(/--late-listing/);
   });
 
+  it("takes --late-window in minutes (fractions allowed, 0 = off), five by default, an hour at most", () => {
+    expect(parseRunnerOptions([], {}).lateWindowMs).toBe(5 * 60_000);
+    expect(parseRunnerOptions(["--late-window", "0.5"], {}).lateWindowMs).toBe(30_000);
+    expect(parseRunnerOptions(["--late-window", "0"], {}).lateWindowMs).toBe(0);
+    expect(parseError(["--late-window", "61"]).message).toContain("--late-window");
+  });
+
   it("documents every flag and environment variable in --help", () => {
     const help = helpText();
     const flags = [
@@ -200,6 +207,7 @@ describe("parseRunnerOptions", () => {
       "--incidents",
       "--live-interval",
       "--late-listing",
+      "--late-window",
       "--help",
     ];
     for (const flag of flags) {
