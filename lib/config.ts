@@ -205,7 +205,7 @@ export function formatConfigIssues(
     const shown = got === undefined || typeof got === "object" ? "" : ` (got ${JSON.stringify(got)})`;
     return `  - ${describePath(issue.path)}: ${missing ? "required, " : ""}${issue.message}${shown}`;
   });
-  return `Invalid cortex-incident-export configuration in ${source}:\n${lines.join("\n")}\nSee the Configuration section of README.md for every field and its allowed values.`;
+  return `Invalid cortex-incident-export configuration in ${source}:\n${lines.join("\n")}\nSee config/README.md for every field and its allowed values.`;
 }
 
 /** Validates a configuration object; throws PipelineConfigError naming each wrong field. */

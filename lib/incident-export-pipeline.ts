@@ -14,6 +14,7 @@ import {
   type PipelineConfigInput,
   parsePipelineConfig,
 } from "./config.ts";
+import { ArchiveAnalytics } from "./pipeline/analytics.ts";
 import { PipelineFunctions } from "./pipeline/functions.ts";
 import { PipelineMonitoring } from "./pipeline/monitoring.ts";
 import { IncidentQueue } from "./pipeline/queue.ts";
@@ -44,6 +45,8 @@ export class IncidentExportPipeline extends Construct {
   readonly topics: PipelineTopics;
   readonly functions: PipelineFunctions;
   readonly monitoring: PipelineMonitoring;
+  /** The archive as an Athena table: Glue database and table, workgroup, named queries, query policy. */
+  readonly analytics: ArchiveAnalytics;
 
   readonly archiveBucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
@@ -84,6 +87,8 @@ export class IncidentExportPipeline extends Construct {
       operationsTopic: this.topics.operationsTopic,
       dashboardSuffix: id,
     });
+
+    this.analytics = new ArchiveAnalytics(this, this.storage);
 
     this.archiveBucket = this.storage.archiveBucket;
     this.accessLogsBucket = this.storage.accessLogsBucket;

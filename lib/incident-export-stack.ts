@@ -39,6 +39,17 @@ export class IncidentExportStack extends Stack {
     output("EnricherLogGroupName", p.enricher.functionLogGroup.logGroupName, "Enricher logs");
     output("DashboardName", p.dashboard.dashboardName, "CloudWatch dashboard");
     output("IncidentQueueArn", p.queue.queueArn, "Destination of a redrive (npm run ops -- redrive)");
+    output("ArchiveDatabaseName", p.analytics.databaseName, "Glue database of the archive table (Athena)");
+    output(
+      "ArchiveWorkGroupName",
+      p.analytics.workGroupName,
+      "Athena workgroup with the archive's named queries",
+    );
+    output(
+      "ArchiveQueryPolicyArn",
+      p.analytics.queryPolicy.managedPolicyArn,
+      "Attach to whoever queries the archive",
+    );
     // What npm run ops needs to act like the pipeline (backfill filters, replay's budget); no secret in it.
     output(
       "OpsPipelineSettings",

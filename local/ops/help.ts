@@ -50,7 +50,7 @@ ${EXIT_CODES}
 
 Walks get_incidents over a past modification-time range with the poller's own walk and queues every
 version the archive does not hold yet, for the enricher to archive. Never touches the poller's cursor:
-its own checkpoint (state/backfill/<job>.json) lets an interrupted backfill resume where it stopped, by
+its own checkpoint (state/backfill/<job>/) lets an interrupted backfill resume where it stopped, by
 running the same command again. --to defaults to just before the live cursor (a later --to is cut back
 to it): versions the poller queued that are archived by then are skipped, ones still queued are coalesced
 by the enricher. To walk only what the poller never saw, give --to where its first run began.

@@ -183,7 +183,7 @@ describe("invalid configuration names the field and what is allowed", () => {
     const error = rejectionOf({ ...minimal, alertsLimit: 0, dlqMaxReceiveCount: 1, product: "x" });
     expect(error.fields.sort()).toEqual(["alertsLimit", "dlqMaxReceiveCount", "product"]);
     expect(error.message).toMatch(/^Invalid cortex-incident-export configuration in test\.json:\n/);
-    expect(error.message).toContain("README.md");
+    expect(error.message).toContain("config/README.md");
   });
 });
 

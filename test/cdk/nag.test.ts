@@ -79,11 +79,13 @@ describe("cdk-nag AwsSolutions pack", () => {
     expect(new Set(ids)).toEqual(new Set(rawFindings));
   });
 
-  it("acknowledges wildcards only for key prefixes of the archive bucket", () => {
+  it("acknowledges wildcards only for key prefixes of the archive and query-results buckets", () => {
     const wildcards = acknowledgements.map((ack) => ack.id).filter((id) => id.includes("AwsSolutions-IAM5"));
     expect(wildcards.length).toBeGreaterThan(0);
     for (const id of wildcards)
-      expect(id).toMatch(/IAM5\[Resource::<PipelineArchiveBucket\w+\.Arn>\/(state\/)?[a-z]+\/\*\]$/);
+      expect(id).toMatch(
+        /IAM5\[Resource::<Pipeline(ArchiveBucket|QueryResultsBucket)\w+\.Arn>\/(state\/)?[a-z]+\/\*\]$/,
+      );
   });
 
   it("does fail synth for an insecure resource (the check is really running)", () => {

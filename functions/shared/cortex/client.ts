@@ -252,7 +252,7 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
 
   /**
    * Every incident version modified at or after `cursor`, oldest first (keyset paging on modification_time,
-   * skipping the ids already handled at the cursor millisecond). See README "Cortex API client".
+   * skipping the ids already handled at the cursor millisecond). See functions/shared/cortex/README.md.
    */
   async *incidentsModifiedSince(
     cursor: IncidentCursor,
