@@ -37,6 +37,8 @@ await archiveIncident(s3, {
     fetchTime: Date.now(),
     alertsReturned: result.alertsReturned,
     alertsTotal: result.alertsTotal,
+    alertsComplete: true,
+    source: "get_incident_extra_data",
     schemaIssues: result.schemaIssues,
   },
 });

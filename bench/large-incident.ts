@@ -117,6 +117,8 @@ export async function benchLargeIncident(): Promise<BenchTable> {
           fetchTime: Date.now(),
           alertsReturned: result.alertsReturned,
           alertsTotal: result.alertsTotal,
+          alertsComplete: true,
+          source: "get_incident_extra_data",
           schemaIssues: result.schemaIssues,
         },
       });

@@ -10,6 +10,7 @@ import {
   DEFAULT_NOTIFY_MIN_SEVERITY,
   NOTIFY_SEVERITIES,
 } from "../functions/shared/cortex/vocabulary.ts";
+import { ENRICHER_MODES, type EnricherMode } from "../functions/shared/lambda-environment.ts";
 
 const secretArn = z
   .string()
@@ -59,6 +60,21 @@ export function pollWindowSeconds(schedule: string): number {
   return Math.min(period, POLLER_TIMEOUT_SECONDS - POLL_WINDOW_MARGIN_SECONDS);
 }
 
+/** Sizes that fit the mode: one batch call fills with 100 messages; single calls take 5 an invocation. */
+function withEnricherDefaults(enricher: {
+  mode: EnricherMode;
+  maxConcurrency: number;
+  batchSize?: number | undefined;
+  batchingWindowSeconds?: number | undefined;
+}) {
+  const batching = enricher.mode !== "single";
+  return {
+    ...enricher,
+    batchSize: enricher.batchSize ?? (batching ? 100 : 5),
+    batchingWindowSeconds: enricher.batchingWindowSeconds ?? (batching ? 10 : 0),
+  };
+}
+
 export const pipelineConfigSchema = z
   .strictObject({
     /** CloudFormation stack name. */
@@ -91,15 +107,27 @@ export const pipelineConfigSchema = z
     /** Extra get_incidents filters, ANDed with the poller's cursor; checked below by the one filter rule. */
     incidentFilters: z.array(z.custom<IncidentFilterInput>()).default([]),
     alertsLimit: z.number().int().min(1).max(1000).default(1000),
+    /** get_incident_extra_data calls per minute, all enricher instances together (documented: 10). */
     apiBudgetPerMinute: z.number().int().min(1).max(600).default(10),
+    /** get_multiple_incidents_extra_data calls per minute (undocumented: 10, like the single endpoint). */
+    batchApiBudgetPerMinute: z.number().int().min(1).max(600).default(10),
     enricher: z
       .strictObject({
+        /** auto (batch, single calls where the tenant lacks the batch endpoint), batch, or single. */
+        mode: z.enum(ENRICHER_MODES).default("auto"),
         /** SQS event source maximum concurrency; AWS allows 2..1000. */
         maxConcurrency: z.number().int().min(2).max(1000).default(2),
-        /** Messages per enricher invocation; up to 10 needs no batching window. */
-        batchSize: z.number().int().min(1).max(10).default(5),
+        /** Messages per enricher invocation (default: 100 with the batch endpoint, 5 in single mode). */
+        batchSize: z.number().int().min(1).max(100).optional(),
+        /** Seconds the event source gathers messages (default: 10 with the batch endpoint, 0 in single mode). */
+        batchingWindowSeconds: z.number().int().min(0).max(300).optional(),
       })
-      .prefault({}),
+      .prefault({})
+      .transform(withEnricherDefaults)
+      .refine((enricher) => enricher.batchSize <= 10 || enricher.batchingWindowSeconds >= 1, {
+        message: "a batchSize above 10 needs batchingWindowSeconds of 1 or more (an SQS event source rule)",
+        path: ["batchingWindowSeconds"],
+      }),
     notifyMinSeverity: z.enum(NOTIFY_SEVERITIES).default(DEFAULT_NOTIFY_MIN_SEVERITY),
     notificationEmails: z.array(z.email()).default([]),
     notificationSmsNumbers: z
@@ -253,13 +281,25 @@ export interface EnricherSizingInput {
   batchSize: number;
   maxConcurrency: number;
   budgetPerMinute: number;
+  /** Default single: every message is one single-incident call. */
+  mode?: EnricherMode;
+  /** The batch endpoint's budget (default 10). */
+  batchBudgetPerMinute?: number;
   /** Default ENRICHER_TIMEOUT_MARGIN_SECONDS; the time-compressed benchmarks pass a smaller one. */
   marginSeconds?: number;
 }
 
+/**
+ * Single calls a batch-mode invocation has time for (incidents whose alerts the batch cut, ids absent from
+ * its reply): about 3 in 100 messages need one; what does not fit is handed back to the queue.
+ */
+export const SINGLE_CALLS_PER_BATCH_INVOCATION = 10;
+
 export interface EnricherSizing {
   /** Seconds between one instance's extra-data calls: each concurrent enricher gets an equal share of the budget. */
   intervalSeconds: number;
+  /** The same for the batch endpoint (0 in single mode). */
+  batchIntervalSeconds: number;
   /** A whole batch at the paced rate plus the margin, in whole seconds. */
   timeoutSeconds: number;
   /** Whether that fits in Lambda's 900 s. */
@@ -272,12 +312,22 @@ export interface EnricherSizing {
 export function enricherSizing(input: EnricherSizingInput): EnricherSizing {
   const margin = input.marginSeconds ?? ENRICHER_TIMEOUT_MARGIN_SECONDS;
   const intervalSeconds = (60 * input.maxConcurrency) / input.budgetPerMinute;
-  const timeoutSeconds = Math.ceil(input.batchSize * intervalSeconds + margin);
+  const batching = (input.mode ?? "single") !== "single";
+  const batchIntervalSeconds = batching
+    ? (60 * input.maxConcurrency) / (input.batchBudgetPerMinute ?? 10)
+    : 0;
+  const singleCalls = batching
+    ? Math.min(input.batchSize, SINGLE_CALLS_PER_BATCH_INVOCATION)
+    : input.batchSize;
+  const timeoutSeconds = Math.ceil(batchIntervalSeconds + singleCalls * intervalSeconds + margin);
+  const roomForSingles = LAMBDA_MAX_TIMEOUT_SECONDS - margin - batchIntervalSeconds;
+  const maxSingles = Math.max(0, Math.floor(roomForSingles / intervalSeconds));
   return {
     intervalSeconds,
+    batchIntervalSeconds,
     timeoutSeconds,
     fits: timeoutSeconds <= LAMBDA_MAX_TIMEOUT_SECONDS,
-    maxBatchSize: Math.max(0, Math.floor((LAMBDA_MAX_TIMEOUT_SECONDS - margin) / intervalSeconds)),
+    maxBatchSize: batching ? (maxSingles >= singleCalls ? 100 : 0) : maxSingles,
   };
 }
 
@@ -286,9 +336,13 @@ export function enricherSizing(input: EnricherSizingInput): EnricherSizing {
  * naming the fields to change when it cannot fit in Lambda's 900 s.
  */
 export function enricherTimeoutSeconds(
-  config: Pick<PipelineConfig, "apiBudgetPerMinute" | "enricher">,
+  config: Pick<PipelineConfig, "apiBudgetPerMinute" | "batchApiBudgetPerMinute" | "enricher">,
 ): number {
-  const sizing = enricherSizing({ ...config.enricher, budgetPerMinute: config.apiBudgetPerMinute });
+  const sizing = enricherSizing({
+    ...config.enricher,
+    budgetPerMinute: config.apiBudgetPerMinute,
+    batchBudgetPerMinute: config.batchApiBudgetPerMinute,
+  });
   const { intervalSeconds: interval, timeoutSeconds: needed, maxBatchSize: maxBatch } = sizing;
   if (!sizing.fits) {
     throw new PipelineConfigError(

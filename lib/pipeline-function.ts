@@ -145,10 +145,23 @@ export class PipelineFunction<Variable extends string = string> extends NodejsFu
     return this;
   }
 
-  /** The queue's URL, with the queue as this function's event source (which grants receive, delete, visibility). */
-  bindQueueConsumer(variable: Variable, queue: sqs.IQueue, eventSource: SqsEventSourceProps): this {
+  /**
+   * The queue's URL, with the queue as this function's event source (which grants receive, delete,
+   * visibility); `requeue` also lets it send to the queue (messages it hands back unstarted).
+   */
+  bindQueueConsumer(
+    variable: Variable,
+    queue: sqs.IQueue,
+    eventSource: SqsEventSourceProps,
+    options: { requeue?: boolean } = {},
+  ): this {
     this.setVariable(variable, queue.queueUrl);
     this.addEventSource(new SqsEventSource(queue, eventSource));
+    if (options.requeue === true) {
+      this.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ["sqs:SendMessage"], resources: [queue.queueArn] }),
+      );
+    }
     return this;
   }
 

@@ -10,14 +10,18 @@ import type { SNSClient } from "@aws-sdk/client-sns";
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
-import type { ExtraDataSource, IncidentLookup } from "../shared/cortex/api.ts";
+import type { BatchExtraDataSource, ExtraDataSource, IncidentLookup } from "../shared/cortex/api.ts";
 import { isCortexError } from "../shared/cortex/errors.ts";
 import type { NotifySeverity } from "../shared/cortex/vocabulary.ts";
+import type { EnricherMode } from "../shared/lambda-environment.ts";
 import { type ApiBudgetPacer, createApiBudgetPacer } from "../shared/pacing.ts";
 import { type IncidentVersionMessage, incidentVersionMessageSchema } from "../shared/queue-message.ts";
+import { type ParsedRecord, runBatchPhase } from "./batch-phase.ts";
+import type { BatchEnrichmentContext } from "./enrich-batch.ts";
 import { type EnrichmentContext, enrichIncidentVersion } from "./enrich-incident.ts";
 import { InvalidQueueMessageError, MessageNotStartedError, type NotStartedReason } from "./errors.ts";
 import { createPriorityLane, type PriorityLane, priorityFirst, type ServeHint } from "./priority-lane.ts";
+import { requeueUnstarted } from "./requeue.ts";
 
 export interface EnricherDependencies {
   s3: S3Client;
@@ -27,6 +31,12 @@ export interface EnricherDependencies {
   queueUrl: string;
   topicArn: string;
   extraData: ExtraDataSource;
+  /** get_multiple_incidents_extra_data; without it the mode is single. */
+  batchExtraData?: BatchExtraDataSource;
+  /** Default auto (single without batchExtraData). */
+  mode?: EnricherMode;
+  /** The batch endpoint's own calls per minute, tenant-wide (undocumented; default 10 like the single one). */
+  batchBudgetPerMinute?: number;
   /** Confirms a "not found" answer before it is recorded (get_incidents by id); without it one answer is taken as proof. */
   incidentLookup?: IncidentLookup;
   alertsLimit: number;
@@ -57,6 +67,9 @@ const DEFAULT_DEADLINE_MARGIN_MS = 35_000;
 const FINAL_MARGIN_MS = 1_000;
 const THROTTLE_BACKOFF_BASE_SECONDS = 60;
 const THROTTLE_BACKOFF_MAX_SECONDS = 900;
+/** After a 404 from the batch endpoint (mode auto), how long this container uses single calls before asking again. */
+export const BATCH_RETRY_AFTER_MS = 3_600_000;
+export const DEFAULT_BATCH_BUDGET_PER_MINUTE = 10;
 
 /** A minute (one budget window) on the first throttle, doubling per receive, at most 15 minutes. */
 export function throttleBackoffSeconds(receiveCount: number): number {
@@ -122,6 +135,15 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
     now,
     sleep,
   });
+  const mode: EnricherMode = deps.batchExtraData === undefined ? "single" : (deps.mode ?? "auto");
+  const batchPacer = createApiBudgetPacer({
+    budgetPerMinute: deps.batchBudgetPerMinute ?? DEFAULT_BATCH_BUDGET_PER_MINUTE,
+    maxConcurrency: deps.maxConcurrency,
+    now,
+    sleep,
+  });
+  /** Mode auto on a tenant without the batch endpoint: single calls until then. */
+  let batchUnavailableUntil = 0;
   const { logger } = deps;
   const lane =
     deps.priorityQueueUrl === undefined
@@ -178,6 +200,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
     const count = (outcome: string) => {
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
     };
+    const batching = mode !== "single" && invokedAt >= batchUnavailableUntil;
     const enrichment = (log: Logger, slots: ApiBudgetPacer): EnrichmentContext => ({
       s3: deps.s3,
       sns: deps.sns,
@@ -196,8 +219,11 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       invocationEndsAt: endsAt,
       servedByPriorityLane: prioritized?.servedIncidents,
     });
+    // In batch mode the lane's hints ride in each batch call instead (batch-phase.ts).
     const prioritized =
-      lane === undefined ? undefined : priorityFirst(pacer, lane, serveHint(lane, logger, enrichment, count));
+      lane === undefined || batching
+        ? undefined
+        : priorityFirst(pacer, lane, serveHint(lane, logger, enrichment, count));
     const invocationPacer = prioritized ?? pacer;
 
     const processRecord = async (record: SQSRecord): Promise<void> => {
@@ -247,23 +273,81 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       }
     };
 
-    const response = await processPartialResponse(event, processRecord, new BatchProcessor(EventType.SQS), {
-      processInParallel: false,
-      throwOnFullBatchFailure: false,
-    });
+    /** Batch mode: the batch endpoint first; what it leaves goes on to the single call below. */
+    const batchFirst = async (): Promise<{ single: SQSRecord[]; failed: string[] }> => {
+      const { parsed, invalid } = parseAll(event.Records, logger, count);
+      const context: BatchEnrichmentContext = {
+        ...enrichment(logger, pacer),
+        batchExtraData: deps.batchExtraData as BatchExtraDataSource,
+        batchPacer,
+      };
+      const phase = await runBatchPhase({ context, lane, fallBackToSingle: mode === "auto", count }, parsed);
+      if (phase.unavailable && mode === "auto") batchUnavailableUntil = now() + BATCH_RETRY_AFTER_MS;
+      throttled.push(...phase.throttled);
+      deferred.push(...phase.deferred);
+      if (phase.throttled.length > 0) stopped = "throttled";
+      const failed = [...invalid, ...phase.failed, ...phase.throttled, ...phase.deferred];
+      return { single: phase.single, failed: failed.map((record) => record.messageId) };
+    };
+
+    const first = batching ? await batchFirst() : { single: event.Records, failed: [] };
+    const singleResponse =
+      first.single.length === 0
+        ? { batchItemFailures: [] }
+        : await processPartialResponse(
+            { Records: first.single },
+            processRecord,
+            new BatchProcessor(EventType.SQS),
+            { processInParallel: false, throwOnFullBatchFailure: false },
+          );
+    let failures = new Set([
+      ...first.failed,
+      ...singleResponse.batchItemFailures.map((failure) => failure.itemIdentifier),
+    ]);
     if (throttled.length > 0) await delayRedelivery(throttled);
-    // Records the priority lane's calls pushed past the deadline were never tried: back after one slot,
-    // not after the queue's visibility timeout (6x the function timeout).
-    if (deferred.length > 0 && (prioritized?.servedIncidents.size ?? 0) > 0) {
+    if (batching && deferred.length > 0) {
+      const requeued = await requeueUnstarted(
+        { sqs: deps.sqs, queueUrl: deps.queueUrl, logger, metrics: deps.metrics },
+        deferred,
+      );
+      failures = new Set([...failures].filter((id) => !requeued.has(id)));
+    } else if (deferred.length > 0 && (prioritized?.servedIncidents.size ?? 0) > 0) {
+      // Records the priority lane's calls pushed past the deadline were never tried: back after one slot,
+      // not after the queue's visibility timeout (6x the function timeout).
       await delayRedelivery(deferred, () => Math.ceil(pacer.intervalMs / 1000));
     }
     // Hold the last call's slot to its end: the next invocation may run in a container without this pacer state.
     await pacer.waitOutSlot(endsAt - FINAL_MARGIN_MS);
+    await batchPacer.waitOutSlot(endsAt - FINAL_MARGIN_MS);
+    const response: SQSBatchResponse = {
+      batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })),
+    };
     logger.info("Batch done", {
       records: event.Records.length,
+      mode: batching ? "batch" : "single",
       failures: response.batchItemFailures.length,
       outcomes,
     });
     return response;
   };
+}
+
+/** Every record's message; an invalid one is counted, logged and failed (the DLQ after the receive count). */
+function parseAll(
+  records: readonly SQSRecord[],
+  logger: Logger,
+  count: (outcome: string) => void,
+): { parsed: ParsedRecord[]; invalid: SQSRecord[] } {
+  const parsed: ParsedRecord[] = [];
+  const invalid: SQSRecord[] = [];
+  for (const record of records) {
+    try {
+      parsed.push({ record, message: parseMessage(record) });
+    } catch (error) {
+      count("invalid");
+      logger.error("Rejected an invalid queue message", { message_id: record.messageId, error });
+      invalid.push(record);
+    }
+  }
+  return { parsed, invalid };
 }

@@ -3,6 +3,8 @@
 import { promisify } from "node:util";
 import { gzip as gzipCallback } from "node:zlib";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { ExtraDataEndpoint } from "./cortex/paths.ts";
+import { isWriteConflict } from "./s3-errors.ts";
 
 const gzip = promisify(gzipCallback);
 
@@ -52,6 +54,10 @@ export interface ArchivedVersion {
   fetchTime: number;
   alertsReturned: number;
   alertsTotal: number | null;
+  /** False when the batch endpoint cut the alerts: the single-incident call will complete this version. */
+  alertsComplete: boolean;
+  /** Which endpoint the reply came from. */
+  source: ExtraDataEndpoint;
   schemaIssues: readonly string[];
 }
 
@@ -64,6 +70,8 @@ export function archiveMetadata(version: ArchivedVersion): Record<string, string
     "fetch-time": String(version.fetchTime),
     "alerts-returned": String(version.alertsReturned),
     "alerts-total": version.alertsTotal === null ? "unknown" : String(version.alertsTotal),
+    "alerts-complete": String(version.alertsComplete),
+    source: version.source,
     "schema-valid": String(version.schemaIssues.length === 0),
   };
   if (version.schemaIssues.length > 0) {
@@ -82,18 +90,29 @@ export interface ArchiveIncidentInput {
   version: ArchivedVersion;
 }
 
-export async function archiveIncident(s3: S3Client, input: ArchiveIncidentInput): Promise<void> {
+/**
+ * Writes the version's object and returns true. A partial object (alerts cut by the batch endpoint) is
+ * written only where no object is yet (If-None-Match), so it never replaces a complete one: false then.
+ */
+export async function archiveIncident(s3: S3Client, input: ArchiveIncidentInput): Promise<boolean> {
   const body = await gzip(Buffer.from(JSON.stringify(input.reply), "utf8"));
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: input.bucket,
-      Key: input.key,
-      Body: body,
-      ContentType: "application/json",
-      ContentEncoding: "gzip",
-      Metadata: archiveMetadata(input.version),
-    }),
-  );
+  try {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: input.bucket,
+        Key: input.key,
+        Body: body,
+        ContentType: "application/json",
+        ContentEncoding: "gzip",
+        Metadata: archiveMetadata(input.version),
+        ...(input.version.alertsComplete ? {} : { IfNoneMatch: "*" }),
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (!input.version.alertsComplete && isWriteConflict(error)) return false;
+    throw error;
+  }
 }
 
 export interface QuarantineReplyInput {

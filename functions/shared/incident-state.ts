@@ -19,6 +19,8 @@ const incidentStateSchema = z.looseObject({
       modification_time: z.number(),
       key: z.string(),
       archived_at: z.number(),
+      /** False while that version's object holds only the alerts the batch endpoint returned (absent: complete). */
+      complete: z.boolean().optional(),
     })
     .nullish(),
   notified: z

@@ -5,6 +5,14 @@ import { DEFAULT_LATE_WINDOW_MINUTES } from "../poller/late-window.ts";
 import { CORTEX_PRODUCTS, DEFAULT_NOTIFY_MIN_SEVERITY, NOTIFY_SEVERITIES } from "./cortex/vocabulary.ts";
 
 const product = z.enum(CORTEX_PRODUCTS);
+
+/**
+ * How the enricher fetches extra data. auto: get_multiple_incidents_extra_data for up to 100 incidents a
+ * call, single calls where the tenant lacks it (404) and for incidents whose alerts it cut; batch: the
+ * same without the fallback; single: get_incident_extra_data for every version (the first version's way).
+ */
+export const ENRICHER_MODES = ["auto", "batch", "single"] as const;
+export type EnricherMode = (typeof ENRICHER_MODES)[number];
 const severity = z.enum(NOTIFY_SEVERITIES);
 
 export const pollerEnvironmentSchema = z.object({
@@ -41,6 +49,8 @@ export const enricherEnvironmentSchema = z.object({
   CORTEX_PRODUCT: product,
   ALERTS_LIMIT: z.coerce.number().int().min(1).max(1000).default(1000),
   API_BUDGET_PER_MINUTE: z.coerce.number().positive().default(10),
+  BATCH_API_BUDGET_PER_MINUTE: z.coerce.number().positive().default(10),
+  ENRICHER_MODE: z.enum(ENRICHER_MODES).default("auto"),
   MAX_CONCURRENCY: z.coerce.number().int().min(2).default(2),
   NOTIFY_MIN_SEVERITY: severity.default(DEFAULT_NOTIFY_MIN_SEVERITY),
   /** Drained before each API call (unset: no priority lane). */

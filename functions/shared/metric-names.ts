@@ -34,7 +34,20 @@ export const PollerMetric = {
 } as const;
 
 export const EnricherMetric = {
+  /** get_incident_extra_data calls (one incident each). */
   ExtraDataCalls: "ExtraDataCalls",
+  /** get_multiple_incidents_extra_data calls (up to 100 incidents each). */
+  BatchExtraDataCalls: "BatchExtraDataCalls",
+  /** Versions archived with only the alerts the batch endpoint returned; the single call completes them. */
+  ArchivedPartial: "ArchivedPartial",
+  /** Incidents asked of the batch endpoint that its reply did not hold: confirmed with the single call. */
+  BatchAbsent: "BatchAbsent",
+  /** Batch reply elements that name no incident asked for: kept in quarantine (no id) or skipped (not asked). */
+  BatchElementsUnmatched: "BatchElementsUnmatched",
+  /** mode auto on a tenant without the batch endpoint: single calls served this invocation instead. */
+  BatchEndpointUnavailable: "BatchEndpointUnavailable",
+  /** Messages not started before the deadline and sent back to the queue as new messages (receive count kept low). */
+  Requeued: "Requeued",
   Throttles: "Throttles",
   Archived: "Archived",
   Notified: "Notified",

@@ -94,6 +94,8 @@ function createEnricher(
       CORTEX_PRODUCT: config.product,
       ALERTS_LIMIT: String(config.alertsLimit),
       API_BUDGET_PER_MINUTE: String(config.apiBudgetPerMinute),
+      BATCH_API_BUDGET_PER_MINUTE: String(config.batchApiBudgetPerMinute),
+      ENRICHER_MODE: config.enricher.mode,
       MAX_CONCURRENCY: String(config.enricher.maxConcurrency),
       NOTIFY_MIN_SEVERITY: config.notifyMinSeverity,
     },
@@ -105,11 +107,21 @@ function createEnricher(
     // No reserved concurrency: the event source's maxConcurrency limits it without throttling messages into the DLQ.
   });
   enricher
-    .bindQueueConsumer("INCIDENT_QUEUE_URL", queue.queue, {
-      batchSize: config.enricher.batchSize,
-      maxConcurrency: config.enricher.maxConcurrency,
-      reportBatchItemFailures: true,
-    })
+    .bindQueueConsumer(
+      "INCIDENT_QUEUE_URL",
+      queue.queue,
+      {
+        batchSize: config.enricher.batchSize,
+        // One invocation fills one batch call: the event source gathers up to 100 messages or this long.
+        ...(config.enricher.batchingWindowSeconds > 0
+          ? { maxBatchingWindow: Duration.seconds(config.enricher.batchingWindowSeconds) }
+          : {}),
+        maxConcurrency: config.enricher.maxConcurrency,
+        reportBatchItemFailures: true,
+      },
+      // Batch mode hands messages it could not start back to the queue as new ones (functions/enricher/requeue.ts).
+      { requeue: config.enricher.mode !== "single" },
+    )
     .bindQueueReceiver("PRIORITY_QUEUE_URL", queue.priorityQueue)
     .bindObjects("ARCHIVE_BUCKET", storage.archiveBucket, {
       readWrite: [`${ArchiveKeys.incidentState}*`],

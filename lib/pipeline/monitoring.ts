@@ -220,6 +220,19 @@ export class PipelineMonitoring {
         ],
       }),
       new cloudwatch.GraphWidget({
+        title: "Enricher: batch endpoint",
+        left: [
+          enricher(EnricherMetric.BatchExtraDataCalls),
+          enricher(EnricherMetric.ArchivedPartial),
+          enricher(EnricherMetric.BatchAbsent),
+          enricher(EnricherMetric.Requeued),
+        ],
+        right: [
+          enricher(EnricherMetric.BatchElementsUnmatched),
+          enricher(EnricherMetric.BatchEndpointUnavailable),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
         title: "Enricher: end-to-end lag (s)",
         left: [
           enricher(EnricherMetric.EndToEndLagSeconds, "Maximum"),

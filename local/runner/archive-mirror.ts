@@ -23,7 +23,8 @@ export class ArchiveMirror {
   readonly #bucket: string;
   readonly #outDir: string;
   readonly #prefix: string;
-  readonly #mirrored = new Set<string>();
+  /** Key -> the ETag copied: a partial object completed later under the same key is copied again. */
+  readonly #mirrored = new Map<string, string>();
   #preexisting = new Set<string>();
   #lastPass: Promise<unknown> = Promise.resolve();
   #nextPass: Promise<string[]> | undefined;
@@ -41,12 +42,12 @@ export class ArchiveMirror {
 
   /** Objects written to the bucket since remember() was called (or since the start), mirrored locally. */
   get archivedThisRun(): number {
-    return [...this.#mirrored].filter((key) => !this.#preexisting.has(key)).length;
+    return [...this.#mirrored.keys()].filter((key) => !this.#preexisting.has(key)).length;
   }
 
   /** Notes what the bucket already holds (an AWS_ENDPOINT_URL endpoint may), so it is not counted as this run's. */
   async remember(): Promise<void> {
-    this.#preexisting = new Set(await this.#listKeys());
+    this.#preexisting = new Set((await this.#listObjects()).map((object) => object.key));
   }
 
   /**
@@ -69,26 +70,29 @@ export class ArchiveMirror {
 
   async #syncOnce(): Promise<string[]> {
     const added: string[] = [];
-    for (const key of await this.#listKeys()) {
-      if (this.#mirrored.has(key)) continue;
+    for (const { key, etag } of await this.#listObjects()) {
+      const copied = this.#mirrored.get(key);
+      if (copied === etag) continue;
       await this.#copy(key);
-      this.#mirrored.add(key);
-      if (!this.#preexisting.has(key)) added.push(key);
+      this.#mirrored.set(key, etag);
+      if (copied === undefined && !this.#preexisting.has(key)) added.push(key);
     }
     return added;
   }
 
-  async #listKeys(): Promise<string[]> {
-    const keys: string[] = [];
+  async #listObjects(): Promise<{ key: string; etag: string }[]> {
+    const objects: { key: string; etag: string }[] = [];
     let token: string | undefined;
     do {
       const page = await this.#s3.send(
         new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }),
       );
-      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      for (const object of page.Contents ?? []) {
+        if (object.Key) objects.push({ key: object.Key, etag: object.ETag ?? "" });
+      }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return keys;
+    return objects;
   }
 
   async #copy(key: string): Promise<void> {

@@ -42,7 +42,10 @@ export interface SqsEventSourceOptions {
   functionName: string;
   /** One handler per concurrent instance: their number is the event source's maximum concurrency. */
   handlers: readonly SqsBatchHandler[];
+  /** Up to 100 (more than 10 needs a batching window, as on Lambda). */
   batchSize: number;
+  /** How long to keep gathering messages after the first, up to batchSize (Lambda's maximum batching window). */
+  batchingWindowMs?: number;
   functionTimeoutMs: number;
   /** Long-poll wait per ReceiveMessage; also how long stop() may wait for an idle receive to return. */
   waitTimeSeconds?: number;
@@ -84,8 +87,11 @@ export class SqsEventSource {
   constructor(options: SqsEventSourceOptions) {
     if (options.handlers.length === 0)
       throw new RangeError("SqsEventSource needs at least one handler instance");
-    if (options.batchSize < 1 || options.batchSize > 10) throw new RangeError("batchSize must be 1..10");
-    this.#options = { waitTimeSeconds: 2, now: Date.now, ...options };
+    if (options.batchSize < 1 || options.batchSize > 100) throw new RangeError("batchSize must be 1..100");
+    if (options.batchSize > 10 && !((options.batchingWindowMs ?? 0) > 0)) {
+      throw new RangeError("a batchSize above 10 needs a batching window, as on Lambda");
+    }
+    this.#options = { waitTimeSeconds: 2, now: Date.now, batchingWindowMs: 0, ...options };
   }
 
   get maxConcurrency(): number {
@@ -124,12 +130,26 @@ export class SqsEventSource {
     }
   }
 
+  /** One long-poll receive, then, within the batching window, more receives until batchSize messages. */
   async #receive(): Promise<Message[]> {
-    const { sqs, queueUrl, batchSize, waitTimeSeconds } = this.#options;
+    const { batchSize, waitTimeSeconds, batchingWindowMs, now } = this.#options;
+    const messages = await this.#receiveUpTo(batchSize, waitTimeSeconds);
+    const windowEnds = now() + batchingWindowMs;
+    while (messages.length > 0 && messages.length < batchSize && now() < windowEnds && !this.#stopping) {
+      const more = await this.#receiveUpTo(batchSize - messages.length, 0);
+      if (more.length === 0)
+        await pause(Math.min(250, Math.max(0, windowEnds - now())), this.#stopSignal.signal);
+      messages.push(...more);
+    }
+    return messages;
+  }
+
+  async #receiveUpTo(max: number, waitTimeSeconds: number): Promise<Message[]> {
+    const { sqs, queueUrl } = this.#options;
     const reply = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
-        MaxNumberOfMessages: batchSize,
+        MaxNumberOfMessages: Math.min(10, max),
         WaitTimeSeconds: waitTimeSeconds,
         MessageSystemAttributeNames: ["All"],
         MessageAttributeNames: ["All"],

@@ -150,7 +150,9 @@ async function run(options: RunnerOptions, io: CliIo, closers: (() => Promise<vo
       pollerTimeoutSeconds: 300,
       functionTimeoutSeconds: options.functionTimeoutSeconds,
       batchSize: options.batchSize,
+      batchingWindowSeconds: options.batchingWindowSeconds,
       budgetPerMinute: options.budgetPerMinute,
+      batchBudgetPerMinute: options.mode === "single" ? undefined : options.batchBudgetPerMinute,
       outDir: options.outDir,
     },
     s3: clients.s3,
@@ -190,6 +192,7 @@ async function startEmulator(options: RunnerOptions): Promise<CortexEmulator> {
     // --budget-per-minute compresses time for both sides.
     rateLimits: {
       extraData: { requests: Math.max(1, Math.floor(options.budgetPerMinute)), windowMs: 60_000 },
+      batchExtraData: { requests: Math.max(1, Math.floor(options.batchBudgetPerMinute)), windowMs: 60_000 },
     },
     // --once drains a fixed backlog; only a continuous run gets live arrivals.
     ...(options.once || options.liveIntervalSeconds === 0
@@ -222,7 +225,7 @@ function startBanner(options: RunnerOptions, cortexLabel: string, awsLabel: stri
     `cortex-incident-export local runner (${mode})\n` +
     `  Cortex: ${target}\n` +
     `  AWS:    ${awsLabel}\n` +
-    `  enricher: batch ${options.batchSize}, max concurrency ${options.maxConcurrency}, timeout ${options.functionTimeoutSeconds} s, ` +
+    `  enricher: mode ${options.mode}, batch ${options.batchSize} (window ${options.batchingWindowSeconds} s), max concurrency ${options.maxConcurrency}, timeout ${options.functionTimeoutSeconds} s, ` +
     `visibility ${options.visibilityTimeoutSeconds} s, DLQ after ${options.maxReceiveCount} receives, ` +
     `budget ${options.budgetPerMinute} extra-data calls/min\n\n`
   );

@@ -19,7 +19,8 @@ import {
   NOTIFY_SEVERITIES,
   type NotifySeverity,
 } from "../../functions/shared/cortex/vocabulary.ts";
-import { enricherSizing, LAMBDA_MAX_TIMEOUT_SECONDS } from "../../lib/config.ts";
+import { ENRICHER_MODES, type EnricherMode } from "../../functions/shared/lambda-environment.ts";
+import { type EnricherSizingInput, enricherSizing, LAMBDA_MAX_TIMEOUT_SECONDS } from "../../lib/config.ts";
 
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "SILENT"] as const;
 export type RunnerLogLevel = (typeof LOG_LEVELS)[number];
@@ -46,12 +47,17 @@ export interface RunnerOptions {
   summaryJsonPath: string | undefined;
   outDir: string;
   pollIntervalSeconds: number;
+  /** auto (default), batch or single: as the stack's enricher.mode. */
+  mode: EnricherMode;
   batchSize: number;
+  /** Seconds the event source gathers messages (10 with the batch endpoint, 0 in single mode). */
+  batchingWindowSeconds: number;
   maxConcurrency: number;
   functionTimeoutSeconds: number;
   visibilityTimeoutSeconds: number;
   maxReceiveCount: number;
   budgetPerMinute: number;
+  batchBudgetPerMinute: number;
   alertsLimit: number;
   notifyMinSeverity: NotifySeverity;
   lookbackMinutes: number;
@@ -72,10 +78,14 @@ export interface RunnerOptions {
 export const DEFAULTS = {
   outDir: "./incident-archive",
   pollIntervalSeconds: 20,
-  batchSize: 5,
+  mode: "auto",
+  /** Per mode: a batch call takes 100; single calls 5 an invocation. */
+  batchSize: { batching: 100, single: 5 },
+  batchingWindowSeconds: { batching: 10, single: 0 },
   maxConcurrency: 2,
   maxReceiveCount: 5,
   budgetPerMinute: 10,
+  batchBudgetPerMinute: 10,
   alertsLimit: 1000,
   notifyMinSeverity: DEFAULT_NOTIFY_MIN_SEVERITY,
   lookbackMinutes: 1440,
@@ -112,13 +122,16 @@ const flagSchema = z.object({
   "summary-json": z.string().min(1).optional(),
   out: z.string().min(1).default(DEFAULTS.outDir),
   "poll-interval": z.coerce.number().positive().default(DEFAULTS.pollIntervalSeconds),
-  "batch-size": int(1, 10).default(DEFAULTS.batchSize),
+  mode: z.enum(ENRICHER_MODES).default(DEFAULTS.mode),
+  "batch-size": int(1, 100).optional(),
+  "batching-window": z.coerce.number().min(0).max(300).optional(),
   // Lambda's SQS maximum concurrency is 2 at least.
   "max-concurrency": int(2, 1000).default(DEFAULTS.maxConcurrency),
   "function-timeout": int(1, 900).optional(),
   "visibility-timeout": int(0, 43_200).optional(),
   "max-receive-count": int(1, 1000).default(DEFAULTS.maxReceiveCount),
   "budget-per-minute": z.coerce.number().positive().default(DEFAULTS.budgetPerMinute),
+  "batch-budget-per-minute": z.coerce.number().positive().default(DEFAULTS.batchBudgetPerMinute),
   "alerts-limit": int(1, 1000).default(DEFAULTS.alertsLimit),
   "notify-min-severity": z.enum(NOTIFY_SEVERITIES).default(DEFAULTS.notifyMinSeverity),
   "lookback-minutes": int(1).default(DEFAULTS.lookbackMinutes),
@@ -141,12 +154,15 @@ const STRING_FLAGS = [
   "summary-json",
   "out",
   "poll-interval",
+  "mode",
   "batch-size",
+  "batching-window",
   "max-concurrency",
   "function-timeout",
   "visibility-timeout",
   "max-receive-count",
   "budget-per-minute",
+  "batch-budget-per-minute",
   "alerts-limit",
   "notify-min-severity",
   "lookback-minutes",
@@ -180,9 +196,23 @@ export function parseRunnerOptions(
     parsed.values["late-listing"] !== undefined;
   const cortex = cortexTarget(env, values.seed, values.incidents, incidentsGiven);
   const awsEndpointUrl = optionalUrl(env, "AWS_ENDPOINT_URL");
+  const sizes = values.mode === "single" ? "single" : "batching";
+  const batchSize = values["batch-size"] ?? DEFAULTS.batchSize[sizes];
+  const batchingWindowSeconds = values["batching-window"] ?? DEFAULTS.batchingWindowSeconds[sizes];
+  if (batchSize > 10 && batchingWindowSeconds <= 0) {
+    throw new RunnerOptionsError(
+      `--batch-size ${batchSize} needs a --batching-window above 0 (as on Lambda, more than 10 messages an invocation need one).`,
+    );
+  }
   const functionTimeoutSeconds =
     values["function-timeout"] ??
-    enricherTimeoutSeconds(values["batch-size"], values["max-concurrency"], values["budget-per-minute"]);
+    enricherTimeoutSeconds({
+      mode: values.mode,
+      batchSize,
+      maxConcurrency: values["max-concurrency"],
+      budgetPerMinute: values["budget-per-minute"],
+      batchBudgetPerMinute: values["batch-budget-per-minute"],
+    });
 
   return {
     help: parsed.values.help === true,
@@ -190,13 +220,16 @@ export function parseRunnerOptions(
     summaryJsonPath: values["summary-json"],
     outDir: values.out,
     pollIntervalSeconds: values["poll-interval"],
-    batchSize: values["batch-size"],
+    mode: values.mode,
+    batchSize,
+    batchingWindowSeconds,
     maxConcurrency: values["max-concurrency"],
     functionTimeoutSeconds,
     // Lambda's guidance: visibility timeout at least 6x the function timeout.
     visibilityTimeoutSeconds: values["visibility-timeout"] ?? 6 * functionTimeoutSeconds,
     maxReceiveCount: values["max-receive-count"],
     budgetPerMinute: values["budget-per-minute"],
+    batchBudgetPerMinute: values["batch-budget-per-minute"],
     alertsLimit: values["alerts-limit"],
     notifyMinSeverity: values["notify-min-severity"],
     lookbackMinutes: values["lookback-minutes"],
@@ -221,16 +254,12 @@ const argSpec = {
 >;
 
 /** As the stack sizes it (lib/config.ts): a whole batch at the paced rate plus the stack's margin. */
-export function enricherTimeoutSeconds(
-  batchSize: number,
-  maxConcurrency: number,
-  budgetPerMinute: number,
-): number {
-  const sizing = enricherSizing({ batchSize, maxConcurrency, budgetPerMinute });
+export function enricherTimeoutSeconds(input: EnricherSizingInput): number {
+  const sizing = enricherSizing(input);
   const { intervalSeconds, timeoutSeconds: needed } = sizing;
   if (!sizing.fits) {
     throw new RunnerOptionsError(
-      `A batch of ${batchSize} paced at one extra-data call every ${intervalSeconds} s per instance needs ${needed} s, ` +
+      `A batch of ${input.batchSize} paced at one extra-data call every ${intervalSeconds} s per instance needs ${needed} s, ` +
         `more than Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s: lower --batch-size or --max-concurrency, or raise --budget-per-minute.`,
     );
   }
@@ -328,15 +357,25 @@ Flags
   --out DIR                 local copy of the archive, same key layout as the bucket
                             (default ${DEFAULTS.outDir})
   --poll-interval SECONDS   how often the poller runs (default ${DEFAULTS.pollIntervalSeconds})
-  --batch-size N            SQS messages per enricher invocation, 1-10 (default ${DEFAULTS.batchSize})
+  --mode auto|batch|single  how the enricher fetches extra data (default ${DEFAULTS.mode}: up to 100
+                            incidents per get_multiple_incidents_extra_data call, single calls
+                            for incidents with more alerts than it returns, and where the tenant
+                            lacks the batch endpoint; single: one call per incident version)
+  --batch-size N            SQS messages per enricher invocation, 1-100 (default ${DEFAULTS.batchSize.batching},
+                            ${DEFAULTS.batchSize.single} in single mode)
+  --batching-window SECONDS how long the event source gathers messages (default
+                            ${DEFAULTS.batchingWindowSeconds.batching}, 0 in single mode; above 10 messages it must be > 0)
   --max-concurrency N       concurrent enricher invocations, at least 2 (default ${DEFAULTS.maxConcurrency})
   --function-timeout SECONDS  enricher time limit per invocation (default: sized like the stack,
-                            batch size x paced call interval + 60 s; 120 s with the defaults)
+                            one batch slot + 10 single slots + 60 s, 192 s with the defaults;
+                            single mode: batch size x paced call interval + 60 s)
   --visibility-timeout SECONDS  queue visibility timeout (default 6 x --function-timeout)
   --max-receive-count N     receives before a message moves to the DLQ (default ${DEFAULTS.maxReceiveCount})
   --budget-per-minute N     get_incident_extra_data calls per minute (default ${DEFAULTS.budgetPerMinute}, the
                             documented API limit); with the emulator its limit follows this flag,
                             so a larger value compresses time for demos and tests
+  --batch-budget-per-minute N  get_multiple_incidents_extra_data calls per minute (default
+                            ${DEFAULTS.batchBudgetPerMinute}; undocumented, so as conservative as the single one)
   --alerts-limit N          alerts fetched per incident, 1-1000 (default ${DEFAULTS.alertsLimit})
   --notify-min-severity S   low | medium | high | critical (default ${DEFAULTS.notifyMinSeverity})
   --lookback-minutes N      first poll reaches back this far (default ${DEFAULTS.lookbackMinutes})

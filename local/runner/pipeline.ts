@@ -33,7 +33,11 @@ export interface PipelineSettings {
   pollerTimeoutSeconds: number;
   functionTimeoutSeconds: number;
   batchSize: number;
+  /** Seconds the event source gathers messages for one invocation (0: whatever one receive returns). */
+  batchingWindowSeconds?: number;
   budgetPerMinute: number;
+  /** The batch endpoint's budget; undefined in single mode. */
+  batchBudgetPerMinute?: number | undefined;
   outDir: string;
 }
 
@@ -102,6 +106,7 @@ class PipelineRun {
       functionName: "enricher",
       handlers: deps.enricherHandlers,
       batchSize: settings.batchSize,
+      batchingWindowMs: (settings.batchingWindowSeconds ?? 0) * 1000,
       functionTimeoutMs: settings.functionTimeoutSeconds * 1000,
       waitTimeSeconds: deps.waitTimeSeconds ?? 2,
       now: this.#now,
@@ -157,6 +162,7 @@ class PipelineRun {
         dead_lettered: this.#deadLetters,
         failed_attempts: this.#counts.failedAttempts,
         api_calls: this.#deps.api.calls,
+        api_calls_by_endpoint: { ...this.#deps.api.callsByEndpoint },
         throttled: this.#deps.api.throttled,
         poll_runs: this.#counts.pollRuns,
         left_in_queue: this.#depth.visible + this.#depth.inFlight + this.#depth.delayed,
@@ -340,8 +346,15 @@ class PipelineRun {
       notified: this.#counts.notified,
       failed: this.#counts.failedAttempts,
       inDlq: this.#deadLetters,
-      apiCallsLastMinute: api.extraDataCallsLastMinute(),
+      apiCallsLastMinute: api.callsLastMinute("get_incident_extra_data"),
       budgetPerMinute: settings.budgetPerMinute,
+      batch:
+        settings.batchBudgetPerMinute === undefined
+          ? undefined
+          : {
+              callsLastMinute: api.callsLastMinute("get_multiple_incidents_extra_data"),
+              budgetPerMinute: settings.batchBudgetPerMinute,
+            },
       throttled: api.throttled,
       activeInvocations: this.#source.activeInvocations,
       maxConcurrency: this.#source.maxConcurrency,

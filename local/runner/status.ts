@@ -17,8 +17,11 @@ export interface StatusSnapshot {
   /** Record-level failures so far (each one is retried). */
   failed: number;
   inDlq: number;
+  /** get_incident_extra_data calls in the last minute, and its budget. */
   apiCallsLastMinute: number;
   budgetPerMinute: number;
+  /** The same for get_multiple_incidents_extra_data; undefined in single mode. */
+  batch: { callsLastMinute: number; budgetPerMinute: number } | undefined;
   throttled: number;
   activeInvocations: number;
   maxConcurrency: number;
@@ -28,9 +31,25 @@ export interface StatusSnapshot {
   phase: "running" | "draining" | "stopping";
 }
 
-/** Seconds to work through the queue at the extra-data budget, one call per message. */
-export function backlogEtaSeconds(queued: number, budgetPerMinute: number): number {
-  return Math.ceil((queued * 60) / budgetPerMinute);
+/** Messages one batch call serves. */
+const BATCH_CALL_INCIDENTS = 100;
+
+/** Seconds to work through the queue at the extra-data budget: a call per 100 messages in batch mode, per message otherwise. */
+export function backlogEtaSeconds(
+  queued: number,
+  status: Pick<StatusSnapshot, "budgetPerMinute" | "batch">,
+): number {
+  if (status.batch !== undefined) {
+    return Math.ceil((Math.ceil(queued / BATCH_CALL_INCIDENTS) * 60) / status.batch.budgetPerMinute);
+  }
+  return Math.ceil((queued * 60) / status.budgetPerMinute);
+}
+
+/** "single 3/10, batch 1/10 per min" (or "3/10 per min" in single mode). */
+function budgetUse(status: StatusSnapshot, separator: string): string {
+  const single = `${status.apiCallsLastMinute}/${status.budgetPerMinute}`;
+  if (status.batch === undefined) return `${single}${separator}`;
+  return `single ${single}, batch ${status.batch.callsLastMinute}/${status.batch.budgetPerMinute}${separator}`;
 }
 
 export function formatDuration(seconds: number): string {
@@ -43,9 +62,7 @@ export function formatDuration(seconds: number): string {
 export function renderStatusBlock(status: StatusSnapshot): string[] {
   const cell = (label: string, value: number | string) => `${label.padEnd(9)}${String(value).padStart(6)}`;
   const eta =
-    status.queued === 0
-      ? "queue empty"
-      : `~${formatDuration(backlogEtaSeconds(status.backlog, status.budgetPerMinute))}`;
+    status.queued === 0 ? "queue empty" : `~${formatDuration(backlogEtaSeconds(status.backlog, status))}`;
   const next =
     status.phase === "draining"
       ? "draining (--once), no more polls"
@@ -58,7 +75,7 @@ export function renderStatusBlock(status: StatusSnapshot): string[] {
     `── cortex-incident-export (local) ── Cortex: ${status.cortex} · AWS: ${status.aws}`,
     `   ${cell("polled", status.polled)}   ${cell("queued", status.queued)}   ${cell("in DLQ", status.inDlq)}`,
     `   ${cell("enriched", status.enriched)}   ${cell("archived", status.archived)}   ${cell("notified", status.notified)}`,
-    `   ${cell("failed", status.failed)}   API budget ${status.apiCallsLastMinute}/${status.budgetPerMinute} per min` +
+    `   ${cell("failed", status.failed)}   API budget ${budgetUse(status, " per min")}` +
       ` (throttled ${status.throttled}) · enricher ${status.activeInvocations}/${status.maxConcurrency} busy`,
     `   backlog ETA ${eta} · ${next}`,
     `   archive copy: ${status.archiveDir} · Ctrl-C to stop`,
@@ -67,12 +84,15 @@ export function renderStatusBlock(status: StatusSnapshot): string[] {
 
 /** One line for logs: the same numbers as the block. */
 export function renderStatusLine(status: StatusSnapshot): string {
-  const eta =
-    status.queued === 0 ? "0s" : formatDuration(backlogEtaSeconds(status.backlog, status.budgetPerMinute));
+  const eta = status.queued === 0 ? "0s" : formatDuration(backlogEtaSeconds(status.backlog, status));
   return (
     `status: polled=${status.polled} queued=${status.queued} enriched=${status.enriched} archived=${status.archived} ` +
     `notified=${status.notified} failed=${status.failed} dlq=${status.inDlq} ` +
-    `api_budget=${status.apiCallsLastMinute}/${status.budgetPerMinute}/min throttled=${status.throttled} eta=${eta}`
+    `api_budget=${status.apiCallsLastMinute}/${status.budgetPerMinute}/min` +
+    (status.batch === undefined
+      ? ""
+      : ` batch_budget=${status.batch.callsLastMinute}/${status.batch.budgetPerMinute}/min`) +
+    ` throttled=${status.throttled} eta=${eta}`
   );
 }
 

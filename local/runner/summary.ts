@@ -19,6 +19,8 @@ export interface RunSummary {
   failed_attempts: number;
   /** Every HTTP attempt to the Cortex API, retries included. */
   api_calls: number;
+  /** The same per endpoint (get_incidents, get_incident_extra_data, get_multiple_incidents_extra_data). */
+  api_calls_by_endpoint: Record<string, number>;
   /** Attempts answered with HTTP 429. */
   throttled: number;
   poll_runs: number;
@@ -110,6 +112,9 @@ export function formatSummary(summary: RunSummary): string {
     `  polled ${summary.polled}, enqueued ${summary.enqueued}, enriched ${summary.enriched}, archived ${summary.archived}, notified ${summary.notified}`,
     `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, left in queue ${summary.left_in_queue}`,
     `  Cortex API calls ${summary.api_calls} (throttled ${summary.throttled}), poll runs ${summary.poll_runs}`,
+    `  calls per endpoint: ${Object.entries(summary.api_calls_by_endpoint)
+      .map(([endpoint, calls]) => `${endpoint} ${calls}`)
+      .join(", ")}`,
     ...(summary.time_to_alert === null
       ? []
       : [

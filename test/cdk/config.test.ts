@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { App } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
 import {
+  ENRICHER_TIMEOUT_MARGIN_SECONDS,
   enricherTimeoutSeconds,
   loadPipelineConfigFile,
   PipelineConfigError,
@@ -47,7 +48,8 @@ describe("valid configuration", () => {
       incidentFilters: [],
       alertsLimit: 1000,
       apiBudgetPerMinute: 10,
-      enricher: { maxConcurrency: 2, batchSize: 5 },
+      batchApiBudgetPerMinute: 10,
+      enricher: { mode: "auto", maxConcurrency: 2, batchSize: 100, batchingWindowSeconds: 10 },
       notifyMinSeverity: "high",
       notificationEmails: [],
       notificationSmsNumbers: [],
@@ -78,7 +80,13 @@ describe("invalid configuration names the field and what is allowed", () => {
       "enricher.maxConcurrency",
       />=2/,
     ],
-    ["a batch size above 10", { enricher: { batchSize: 11 } }, "enricher.batchSize", /<=10/],
+    ["a batch size above 100", { enricher: { batchSize: 101 } }, "enricher.batchSize", /<=100/],
+    [
+      "an unknown enricher mode",
+      { enricher: { mode: "turbo" } },
+      "enricher.mode",
+      /"auto"\|"batch"\|"single"/,
+    ],
     [
       "an unknown severity threshold",
       { notifyMinSeverity: "urgent" },
@@ -189,24 +197,46 @@ describe("invalid configuration names the field and what is allowed", () => {
 
 describe("enricher timeout follows the API budget", () => {
   it("gives each call 60 x maxConcurrency / budget seconds, plus a margin", () => {
+    const single = { mode: "single", batchingWindowSeconds: 0 } as const;
     const seconds = enricherTimeoutSeconds({
       apiBudgetPerMinute: 10,
-      enricher: { maxConcurrency: 2, batchSize: 5 },
+      batchApiBudgetPerMinute: 10,
+      enricher: { ...single, maxConcurrency: 2, batchSize: 5 },
     });
     expect(seconds).toBeGreaterThanOrEqual(5 * 12);
     expect(seconds).toBeLessThan(5 * 12 + 120);
     const doubled = enricherTimeoutSeconds({
       apiBudgetPerMinute: 10,
-      enricher: { maxConcurrency: 4, batchSize: 5 },
+      batchApiBudgetPerMinute: 10,
+      enricher: { ...single, maxConcurrency: 4, batchSize: 5 },
     });
     expect(doubled - seconds).toBe(5 * 12);
+  });
+
+  it("in batch mode sizes one batch call and the single calls of the incidents it cut, whatever the batch size", () => {
+    const config = parsePipelineConfig({ ...minimal });
+    expect(config.enricher).toMatchObject({ mode: "auto", batchSize: 100, batchingWindowSeconds: 10 });
+    const seconds = enricherTimeoutSeconds(config);
+    // 12 s for the batch slot, ten single slots of 12 s, and the margin.
+    expect(seconds).toBe(12 + 10 * 12 + ENRICHER_TIMEOUT_MARGIN_SECONDS);
+    const slowerBatch = enricherTimeoutSeconds({ ...config, batchApiBudgetPerMinute: 5 });
+    expect(slowerBatch - seconds).toBe(12);
+  });
+
+  it("keeps the first version's sizes in single mode, and needs a batching window above 10 messages", () => {
+    expect(parsePipelineConfig({ ...minimal, enricher: { mode: "single" } }).enricher).toMatchObject({
+      batchSize: 5,
+      batchingWindowSeconds: 0,
+    });
+    const error = rejectionOf({ ...minimal, enricher: { batchSize: 50, batchingWindowSeconds: 0 } });
+    expect(error.fields).toEqual(["enricher.batchingWindowSeconds"]);
   });
 
   it("rejects a batch that cannot be paced within Lambda's 900 s, naming the fields and the largest batch that fits", () => {
     const error = rejectionOf({
       ...minimal,
       apiBudgetPerMinute: 10,
-      enricher: { maxConcurrency: 20, batchSize: 10 },
+      enricher: { mode: "single", maxConcurrency: 20, batchSize: 10 },
     });
     expect(error.fields).toEqual(["enricher.batchSize", "enricher.maxConcurrency", "apiBudgetPerMinute"]);
     expect(error.message).toContain("one extra-data call every 120 s");

@@ -15,7 +15,7 @@ import {
   POLLER_SERVICE,
   PollerMetric,
 } from "../../functions/shared/metric-names.ts";
-import { parsePipelineConfig } from "../../lib/config.ts";
+import { parsePipelineConfig, SINGLE_CALLS_PER_BATCH_INVOCATION } from "../../lib/config.ts";
 import { exampleConfig, type SynthesizedStack, synthesize } from "./synth.ts";
 
 /** Synthesized CloudFormation JSON: untyped by nature, read by path in each assertion. */
@@ -149,16 +149,27 @@ describe("enricher event source", () => {
     expect(functionNamed("enricher").Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
+  it("gathers 100 messages or 10 s into one invocation, so one invocation fills one batch call", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: ref(synthesized.stack.pipeline.enricher),
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 10,
+    });
+    const variables = functionNamed("enricher").Properties.Environment.Variables;
+    expect(variables).toMatchObject({ ENRICHER_MODE: "auto", BATCH_API_BUDGET_PER_MINUTE: "10" });
+  });
+
   it("reports partial batch failures", () => {
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       FunctionResponseTypes: ["ReportBatchItemFailures"],
     });
   });
 
-  it("gives the enricher time for a whole batch at the paced rate (batch x 60 x concurrency / budget, plus margin)", () => {
+  it("gives the enricher time for its batch slot and the single calls of the incidents the batch cut", () => {
     const interval = (60 * config.enricher.maxConcurrency) / config.apiBudgetPerMinute;
+    const batchInterval = (60 * config.enricher.maxConcurrency) / config.batchApiBudgetPerMinute;
     const timeout = functionNamed("enricher").Properties.Timeout as number;
-    expect(timeout).toBeGreaterThanOrEqual(config.enricher.batchSize * interval);
+    expect(timeout).toBeGreaterThanOrEqual(batchInterval + SINGLE_CALLS_PER_BATCH_INVOCATION * interval);
     expect(timeout).toBeLessThanOrEqual(900);
   });
 });
@@ -316,7 +327,7 @@ describe("IAM", () => {
     expect(listing?.Condition).toEqual({ StringLikeIfExists: { "s3:prefix": ["state/cursor.json"] } });
   });
 
-  it("lets only the enricher publish incidents and only the poller send messages", () => {
+  it("lets only the enricher publish incidents, and the enricher send only back to its own queue", () => {
     const policyOf = (which: "poller" | "enricher") =>
       JSON.stringify(
         Object.entries(resources("AWS::IAM::Policy")).find(([, p]) =>
@@ -330,7 +341,12 @@ describe("IAM", () => {
     expect(policyOf("enricher")).toContain('"sns:Publish"');
     expect(policyOf("poller")).not.toContain('"sns:Publish"');
     expect(policyOf("poller")).toContain('"sqs:SendMessage"');
-    expect(policyOf("enricher")).not.toContain('"sqs:SendMessage"');
+    // Batch mode hands unstarted messages back to the incident queue: that queue and no other.
+    const enricherSends = JSON.parse(policyOf("enricher") ?? "{}").Properties.PolicyDocument.Statement.filter(
+      (statement: { Action: unknown }) => JSON.stringify(statement.Action).includes("sqs:SendMessage"),
+    );
+    expect(enricherSends).toHaveLength(1);
+    expect(JSON.stringify(enricherSends[0].Resource)).toContain(logicalId(synthesized.stack.pipeline.queue));
     expect(policyOf("enricher")).toContain('"sqs:ChangeMessageVisibility"');
   });
 });

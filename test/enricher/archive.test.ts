@@ -34,6 +34,8 @@ describe("archive metadata", () => {
     fetchTime: 1763683140000,
     alertsReturned: 1000,
     alertsTotal: 1342,
+    alertsComplete: true,
+    source: "get_incident_extra_data" as const,
     schemaIssues: [],
   };
 
@@ -46,8 +48,22 @@ describe("archive metadata", () => {
       "fetch-time": "1763683140000",
       "alerts-returned": "1000",
       "alerts-total": "1342",
+      "alerts-complete": "true",
+      source: "get_incident_extra_data",
       "schema-valid": "true",
     });
+  });
+
+  it("says when the batch endpoint cut the alerts and which endpoint answered", () => {
+    const partial = archiveMetadata({
+      ...version,
+      alertsReturned: 50,
+      alertsComplete: false,
+      source: "get_multiple_incidents_extra_data",
+    });
+    expect(partial["alerts-complete"]).toBe("false");
+    expect(partial.source).toBe("get_multiple_incidents_extra_data");
+    expect(partial["alerts-returned"]).toBe("50");
   });
 
   it("flags a schema-invalid reply with a short summary of what was wrong", () => {

@@ -144,6 +144,8 @@ describe("enricher handler on the embedded AWS endpoint", () => {
       "fetch-time": expect.stringMatching(/^\d+$/),
       "alerts-returned": "2",
       "alerts-total": "2",
+      "alerts-complete": "true",
+      source: "get_incident_extra_data",
       "schema-valid": "true",
     });
 

@@ -41,6 +41,24 @@ async function putArchive(
 }
 
 describe("ArchiveMirror", () => {
+  it("copies an object again when it is replaced under the same key (a partial one completed), counting it once", async () => {
+    const { s3 } = localAwsClients(endpoint.url);
+    const bucket = "mirror-completed";
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const key = "incidents/2026/11/21/77/3000.json.gz";
+    const mirror = new ArchiveMirror({ s3, bucket, outDir: path.join(dir, "completed") });
+    await mirror.remember();
+    await putArchive(s3, bucket, key, { alerts: { data: [1] } });
+    expect(await mirror.sync()).toEqual([key]);
+    await putArchive(s3, bucket, key, { alerts: { data: [1, 2, 3] } });
+
+    expect(await mirror.sync()).toEqual([]);
+
+    const copied = JSON.parse(gunzipSync(await readFile(path.join(dir, "completed", key))).toString("utf8"));
+    expect(copied.alerts.data).toEqual([1, 2, 3]);
+    expect(mirror.archivedThisRun).toBe(1);
+  });
+
   it("copies incident objects byte for byte under the same key layout, counting only this run's", async () => {
     const { s3 } = localAwsClients(endpoint.url);
     const bucket = "mirror-test";

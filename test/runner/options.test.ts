@@ -28,7 +28,9 @@ describe("parseRunnerOptions", () => {
       summaryJsonPath: undefined,
       outDir: "./incident-archive",
       pollIntervalSeconds: DEFAULTS.pollIntervalSeconds,
-      batchSize: DEFAULTS.batchSize,
+      mode: "auto",
+      batchSize: 100,
+      batchingWindowSeconds: 10,
       maxConcurrency: 2,
       maxReceiveCount: 5,
       budgetPerMinute: 10,
@@ -38,10 +40,20 @@ describe("parseRunnerOptions", () => {
       cortex: { kind: "emulator", seed: DEFAULTS.seed, incidents: DEFAULTS.incidents },
       awsEndpointUrl: undefined,
     });
-    // Sized like the stack: 5 calls, one every 12 s per instance (2 instances share 10/min), plus 60 s.
-    expect(options.functionTimeoutSeconds).toBe(120);
+    // Sized like the stack: one batch slot and ten single slots, one every 12 s per instance
+    // (2 instances share 10/min on each endpoint), plus 60 s.
+    expect(options.functionTimeoutSeconds).toBe(192);
     // Lambda's rule of thumb, applied by default.
-    expect(options.visibilityTimeoutSeconds).toBe(6 * 120);
+    expect(options.visibilityTimeoutSeconds).toBe(6 * 192);
+  });
+
+  it("keeps the first version's sizes in single mode, and refuses a large batch without a window", () => {
+    const single = parseRunnerOptions(["--mode", "single"], {});
+    expect(single).toMatchObject({ batchSize: 5, batchingWindowSeconds: 0, functionTimeoutSeconds: 120 });
+    expect(() => parseRunnerOptions(["--batch-size", "50", "--batching-window", "0"], {})).toThrow(
+      /--batch-size 50 needs a --batching-window above 0/,
+    );
+    expect(() => parseRunnerOptions(["--mode", "turbo"], {})).toThrow(/mode/);
   });
 
   it("reads every flag", () => {
@@ -146,7 +158,7 @@ describe("parseRunnerOptions", () => {
 
   it("explains bad flags and values, naming the flag", () => {
     expect(parseError(["--bogus"]).message).toMatch(/bogus.*--help/);
-    expect(parseError(["--batch-size", "11"]).message).toContain("--batch-size");
+    expect(parseError(["--batch-size", "101"]).message).toContain("--batch-size");
     expect(parseError(["--max-concurrency", "1"]).message).toContain("--max-concurrency");
     expect(parseError(["--log-level", "loud"]).message).toContain("--log-level");
     expect(parseError(["--filters", "{not json"]).message).toContain(

@@ -23,6 +23,7 @@ const status: StatusSnapshot = {
   inDlq: 0,
   apiCallsLastMinute: 6,
   budgetPerMinute: 10,
+  batch: undefined,
   throttled: 0,
   activeInvocations: 2,
   maxConcurrency: 2,
@@ -42,11 +43,18 @@ class Capture extends Writable {
 
 describe("status view", () => {
   it("estimates the backlog at one extra-data call per message still to do, at the budget", () => {
-    expect(backlogEtaSeconds(7, 10)).toBe(42);
-    expect(backlogEtaSeconds(1, 600)).toBe(1);
+    expect(backlogEtaSeconds(7, { budgetPerMinute: 10, batch: undefined })).toBe(42);
+    expect(backlogEtaSeconds(1, { budgetPerMinute: 600, batch: undefined })).toBe(1);
     expect(formatDuration(42)).toBe("42s");
     expect(formatDuration(125)).toBe("2m05s");
     expect(formatDuration(7320)).toBe("2h02m");
+  });
+
+  it("estimates the backlog at one batch call per 100 messages in batch mode, and shows both budgets", () => {
+    const batching = { ...status, backlog: 250, batch: { callsLastMinute: 2, budgetPerMinute: 10 } };
+    expect(backlogEtaSeconds(250, batching)).toBe(18); // 3 calls at 10 a minute
+    expect(renderStatusBlock(batching).join("\n")).toContain("API budget single 6/10, batch 2/10 per min");
+    expect(renderStatusLine(batching)).toContain("api_budget=6/10/min batch_budget=2/10/min");
   });
 
   it("shows every number the user watches in the block", () => {

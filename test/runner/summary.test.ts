@@ -19,6 +19,11 @@ const clean: SummaryInput = {
     dead_lettered: 0,
     failed_attempts: 1,
     api_calls: 14,
+    api_calls_by_endpoint: {
+      get_incidents: 2,
+      get_incident_extra_data: 10,
+      get_multiple_incidents_extra_data: 2,
+    },
     throttled: 1,
     poll_runs: 1,
     left_in_queue: 0,
@@ -64,6 +69,9 @@ describe("run summary", () => {
     expect(text).toContain("polled 12, enqueued 12, enriched 12, archived 12, notified 4");
     expect(text).toContain("dead-lettered 3, failed attempts 1, left in queue 0");
     expect(text).toContain("Cortex API calls 14 (throttled 1)");
+    expect(text).toContain(
+      "calls per endpoint: get_incidents 2, get_incident_extra_data 10, get_multiple_incidents_extra_data 2",
+    );
     expect(text).toContain("archive copy: /tmp/incident-archive");
     expect(text.trimEnd().split("\n").at(-1)).toMatch(/^Problem: 3 message/);
   });

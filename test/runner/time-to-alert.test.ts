@@ -90,6 +90,7 @@ describe("time to alert in the local runner", () => {
       dead_lettered: 0,
       failed_attempts: 0,
       api_calls: 1,
+      api_calls_by_endpoint: { get_incidents: 1 },
       throttled: 0,
       poll_runs: 1,
       left_in_queue: 0,

@@ -12,3 +12,9 @@ export type CortexEndpoint = keyof typeof CORTEX_API_PATHS;
 export const GET_INCIDENTS_PATH = CORTEX_API_PATHS.get_incidents;
 export const EXTRA_DATA_PATH = CORTEX_API_PATHS.get_incident_extra_data;
 export const BATCH_EXTRA_DATA_PATH = CORTEX_API_PATHS.get_multiple_incidents_extra_data;
+
+/** The two endpoints an archived reply can come from (recorded in the object's metadata). */
+export type ExtraDataEndpoint = Extract<
+  CortexEndpoint,
+  "get_incident_extra_data" | "get_multiple_incidents_extra_data"
+>;

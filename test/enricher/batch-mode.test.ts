@@ -1,0 +1,333 @@
+// Batch enrichment against the Cortex tenant emulator (real HTTP on 127.0.0.1, through the project's
+// Cortex client) and the embedded AWS endpoint, on one VirtualTime: both extra-data endpoints enforce
+// their 10-per-minute budgets on it, so a 300-incident backlog plays out in virtual minutes.
+import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
+import type { SQSEvent } from "aws-lambda";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createEnricherHandler, type EnricherDependencies } from "../../functions/enricher/create-handler.ts";
+import type { IncidentSummary } from "../../functions/shared/cortex/api.ts";
+import { CortexClient } from "../../functions/shared/cortex/client.ts";
+import { readIncidentState } from "../../functions/shared/incident-state.ts";
+import { EnricherMetric } from "../../functions/shared/metric-names.ts";
+import {
+  type CortexEmulator,
+  type EmulatedIncident,
+  startCortexEmulator,
+} from "../../local/emulator/index.ts";
+import {
+  type AwsFixture,
+  acknowledge,
+  drainNotifications,
+  enricherDependencies,
+  invocationContext,
+  listKeys,
+  readObject,
+  receiveEvent,
+  recordingMetrics,
+  sendVersions,
+  startAws,
+  VirtualTime,
+  versionMessage,
+} from "./fixtures.ts";
+
+const SINGLE = "get_incident_extra_data";
+const BATCH = "get_multiple_incidents_extra_data";
+const WINDOW_MS = 60_000;
+const BUDGET = 10;
+const ALERTS_LIMIT = 200;
+/** As the stack sizes a batch-mode invocation: one batch slot and ten single slots at 12 s, plus the margin. */
+const TIMEOUT_MS = 192_000;
+
+let aws: AwsFixture;
+let emulator: CortexEmulator;
+let cortex: CortexClient;
+const time = new VirtualTime();
+
+beforeAll(async () => {
+  aws = await startAws();
+  emulator = await startCortexEmulator({
+    incidents: 0,
+    seed: "batch-mode",
+    now: time.now,
+    rateLimits: {
+      extraData: { requests: BUDGET, windowMs: WINDOW_MS },
+      batchExtraData: { requests: BUDGET, windowMs: WINDOW_MS },
+    },
+  });
+  const key = emulator.keys.standard;
+  cortex = new CortexClient({
+    baseUrl: emulator.url,
+    product: "xdr",
+    credentials: { apiKey: key.key, apiKeyId: key.id, authType: "standard" },
+    now: time.now,
+    sleep: time.sleep,
+    maxAttempts: 3,
+    retryBaseDelayMs: 1_000,
+    retryMaxDelayMs: 8_000,
+    random: () => 0.5,
+  });
+});
+afterAll(async () => {
+  await cortex?.close();
+  await emulator?.close();
+  await aws?.close();
+});
+beforeEach(async () => {
+  emulator.control.clearFaults();
+  await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.queueUrl }));
+  await drainNotifications(aws);
+  await time.sleep(WINDOW_MS); // a fresh budget window, whatever earlier tests spent
+});
+
+function enricher(overrides: Partial<EnricherDependencies> = {}) {
+  const recorded = recordingMetrics();
+  const handler = createEnricherHandler(
+    enricherDependencies(
+      aws,
+      { extraData: cortex, metrics: recorded.metrics, now: time.now, sleep: time.sleep },
+      {
+        batchExtraData: cortex,
+        incidentLookup: cortex,
+        budgetPerMinute: BUDGET,
+        batchBudgetPerMinute: BUDGET,
+        alertsLimit: ALERTS_LIMIT,
+        throttleBackoff: () => 0,
+        ...overrides,
+      },
+    ),
+  );
+  return { handler, recorded };
+}
+
+/** What the event source hands one invocation: up to 100 messages (SQS receives 10 at a time). */
+async function receiveBatch(visibilityTimeout: number): Promise<SQSEvent> {
+  const event: SQSEvent = { Records: [] };
+  for (let receives = 0; receives < 10; receives++) {
+    const { Records } = await receiveEvent(aws, 10, visibilityTimeout);
+    if (Records.length === 0) break;
+    event.Records.push(...Records);
+  }
+  return event;
+}
+
+/** Drives one instance like the event source until the queue looks empty (throttled messages come straight back: backoff 0). */
+async function drain(handler: ReturnType<typeof enricher>["handler"]) {
+  let invocations = 0;
+  for (; invocations < 40; invocations++) {
+    const event = await receiveBatch(300);
+    if (event.Records.length === 0) break;
+    const response = await handler(event, invocationContext(time.now, TIMEOUT_MS));
+    await acknowledge(aws, event, response);
+  }
+  return invocations;
+}
+
+function messageFor(incident: EmulatedIncident) {
+  return versionMessage(incident as IncidentSummary, { polled_at: time.now() });
+}
+
+function requestsTo(endpoint: string, incidents?: readonly EmulatedIncident[]) {
+  const ids = incidents && new Set(incidents.map((incident) => incident.incident_id));
+  return emulator.control.requests().filter((request) => {
+    if (request.endpoint !== endpoint) return false;
+    if (ids === undefined) return true;
+    const data = request.requestData as { incident_id?: unknown; filters?: { value?: unknown }[] };
+    const asked =
+      endpoint === SINGLE ? [data?.incident_id] : ((data?.filters?.[0]?.value as unknown[]) ?? []);
+    return asked.some((id) => ids.has(String(id)));
+  });
+}
+
+/** The most calls of `endpoint` the tenant accepted within any one budget window. */
+function busiestWindow(endpoint: string): number {
+  const accepted = requestsTo(endpoint)
+    .filter((request) => request.status !== 429)
+    .map((request) => request.time);
+  return Math.max(
+    0,
+    ...accepted.map((start) => accepted.filter((t) => t >= start && t < start + WINDOW_MS).length),
+  );
+}
+
+function archivePrefix(incident: { incident_id: string; creation_time: number }): string {
+  const created = new Date(incident.creation_time);
+  const day = `${created.getUTCFullYear()}/${String(created.getUTCMonth() + 1).padStart(2, "0")}/${String(created.getUTCDate()).padStart(2, "0")}`;
+  return `incidents/${day}/${incident.incident_id}/`;
+}
+
+async function archivedAlerts(incident: EmulatedIncident) {
+  const keys = await listKeys(aws, archivePrefix(incident));
+  expect(keys).toEqual([`${archivePrefix(incident)}${incident.modification_time}.json.gz`]);
+  const object = await readObject(aws, keys[0] ?? "");
+  return { alerts: JSON.parse(object.body).alerts.data as unknown[], metadata: object.metadata };
+}
+
+describe("batch enrichment against the Cortex emulator", () => {
+  it("archives a 300-incident backlog with 3% large incidents completely, in a few batch calls", async () => {
+    const { handler, recorded } = enricher();
+    const large = emulator.control.addIncidents(
+      Array.from({ length: 9 }, (_, index) => ({ severity: "low", alert_count: index < 3 ? 120 : 400 })),
+    );
+    const normal = emulator.control.addIncidents(
+      Array.from({ length: 291 }, (_, index) => ({
+        severity: index % 50 === 0 ? "critical" : "low",
+        alert_count: 3,
+      })),
+    );
+    await sendVersions(aws, [...large, ...normal].map(messageFor));
+
+    await time.run(() => drain(handler));
+
+    for (const incident of large) {
+      const { alerts, metadata } = await archivedAlerts(incident);
+      expect(alerts).toHaveLength(Math.min(incident.alert_count, ALERTS_LIMIT));
+      expect(metadata["alerts-complete"]).toBe("true");
+      expect(metadata.source).toBe(SINGLE);
+    }
+    for (const incident of normal) {
+      const { alerts, metadata } = await archivedAlerts(incident);
+      expect(alerts).toHaveLength(3);
+      expect(metadata.source).toBe(BATCH);
+    }
+    const batchCalls = requestsTo(BATCH).filter((request) => request.status === 200);
+    expect(batchCalls.length).toBeLessThanOrEqual(4); // 300 ids in calls of 100, one more at most for a straggler
+    expect(requestsTo(SINGLE, normal)).toEqual([]);
+    expect(requestsTo(SINGLE, large).filter((request) => request.status === 200)).toHaveLength(9);
+    expect(recorded.total(EnricherMetric.ArchivedPartial)).toBe(9);
+    expect(emulator.control.requests().filter((request) => request.status === 429)).toEqual([]);
+    expect(busiestWindow(BATCH)).toBeLessThanOrEqual(BUDGET);
+    expect(busiestWindow(SINGLE)).toBeLessThanOrEqual(BUDGET);
+    const notified = (await drainNotifications(aws)).map(
+      (notification) => notification.attributes.incident_id,
+    );
+    expect(notified.sort()).toEqual(
+      normal
+        .filter((incident) => incident.severity === "critical")
+        .map((i) => i.incident_id)
+        .sort(),
+    );
+  });
+
+  it("announces a large critical incident from its partial object, and not again when it is complete", async () => {
+    const { handler } = enricher();
+    const [incident] = emulator.control.addIncidents([{ severity: "critical", alert_count: 150 }]);
+    if (incident === undefined) throw new Error("no incident");
+    await sendVersions(aws, [messageFor(incident)]);
+
+    await time.run(() => drain(handler));
+
+    const notifications = await drainNotifications(aws);
+    expect(notifications).toHaveLength(1);
+    const { alerts, metadata } = await archivedAlerts(incident);
+    expect(alerts).toHaveLength(150);
+    expect(metadata["alerts-complete"]).toBe("true");
+    const state = await readIncidentState(aws.s3, aws.bucket, incident.incident_id);
+    expect(state?.record.archived).toMatchObject({ modification_time: incident.modification_time });
+    expect(state?.record.archived?.complete).toBeUndefined();
+    // The notification was published before the complete fetch: the batch call came first, then one single call.
+    const calls = emulator.control
+      .requests()
+      .filter((request) => request.status === 200 && request.endpoint !== "get_incidents");
+    expect(calls.map((request) => request.endpoint).slice(-2)).toEqual([BATCH, SINGLE]);
+  });
+
+  it("falls back to single calls on a tenant without the batch endpoint, and still archives everything", async () => {
+    emulator.control.setFaults({ withoutBatchEndpoint: true });
+    const { handler, recorded } = enricher();
+    const incidents = emulator.control.addIncidents(24);
+    await sendVersions(aws, incidents.map(messageFor));
+
+    await time.run(() => drain(handler));
+
+    for (const incident of incidents) expect(await listKeys(aws, archivePrefix(incident))).toHaveLength(1);
+    expect(requestsTo(BATCH).filter((request) => request.status === 404).length).toBe(1); // asked once, remembered
+    expect(recorded.total(EnricherMetric.BatchEndpointUnavailable)).toBe(1);
+    expect(recorded.total(EnricherMetric.Requeued)).toBeGreaterThan(0); // 24 do not fit one invocation's single slots
+    expect(busiestWindow(SINGLE)).toBeLessThanOrEqual(BUDGET);
+  });
+
+  it("fails the messages in batch mode on a tenant without the endpoint, saying to change the mode", async () => {
+    emulator.control.setFaults({ withoutBatchEndpoint: true });
+    const { handler } = enricher({ mode: "batch" });
+    const incidents = emulator.control.addIncidents(2);
+    await sendVersions(aws, incidents.map(messageFor));
+    const event = await receiveBatch(300);
+
+    const response = await time.run(() => handler(event, invocationContext(time.now, TIMEOUT_MS)));
+
+    expect(response.batchItemFailures).toHaveLength(2);
+    expect(requestsTo(SINGLE, incidents)).toEqual([]);
+  });
+
+  it.each([BATCH, SINGLE] as const)("loses nothing in a storm of 429s on %s", async (endpoint) => {
+    const since = time.now();
+    const { handler } = enricher();
+    const incidents = emulator.control.addIncidents(
+      Array.from({ length: 30 }, (_, index) => ({ alert_count: index < 3 ? 80 : 2 })),
+    );
+    await sendVersions(aws, incidents.map(messageFor));
+    emulator.control.setFaults({ throttleBurst: { count: 4, endpoint } });
+
+    await time.run(() => drain(handler));
+
+    for (const incident of incidents) {
+      const { alerts } = await archivedAlerts(incident);
+      expect(alerts).toHaveLength(incident.alert_count);
+    }
+    const storm = emulator.control.requests().filter((request) => request.time >= since);
+    expect(storm.filter((request) => request.fault === "throttleBurst")).toHaveLength(4);
+    expect(storm.filter((request) => request.reason?.includes("rate limit"))).toEqual([]);
+  });
+
+  it("confirms an id the batch reply does not hold with the single call before recording it as not found", async () => {
+    const { handler, recorded } = enricher();
+    const [real] = emulator.control.addIncidents(1);
+    if (real === undefined) throw new Error("no incident");
+    const ghost = { ...real, incident_id: "990001" };
+    await sendVersions(aws, [messageFor(real), messageFor(ghost)]);
+
+    await time.run(() => drain(handler));
+
+    expect(await listKeys(aws, archivePrefix(real))).toHaveLength(1);
+    expect(recorded.total(EnricherMetric.BatchAbsent)).toBe(1);
+    expect(requestsTo(SINGLE, [ghost]).length).toBeGreaterThanOrEqual(1);
+    const state = await readIncidentState(aws.s3, aws.bucket, ghost.incident_id);
+    expect(state?.record.not_found?.modification_time).toBe(ghost.modification_time);
+  });
+
+  it("archives the newer version when the incident changed between poll and fetch, once, with duplicates", async () => {
+    const { handler } = enricher();
+    const [incident] = emulator.control.addIncidents([{ severity: "low", alert_count: 2 }]);
+    if (incident === undefined) throw new Error("no incident");
+    const polled = messageFor(incident);
+    await time.sleep(1_000);
+    const changed = emulator.control.modifyIncident(incident.incident_id, { severity: "critical" });
+    // The old version twice (at-least-once delivery) and the new one.
+    await sendVersions(aws, [polled, polled, messageFor(changed)]);
+
+    await time.run(() => drain(handler));
+
+    expect(await listKeys(aws, archivePrefix(incident))).toEqual([
+      `${archivePrefix(incident)}${changed.modification_time}.json.gz`,
+    ]);
+    expect(await drainNotifications(aws)).toHaveLength(1);
+    expect(requestsTo(BATCH, [incident]).filter((request) => request.status === 200)).toHaveLength(1);
+  });
+
+  it("archives a batch element that breaks the schema raw and flagged, and the others as usual", async () => {
+    const { handler, recorded } = enricher();
+    const incidents = emulator.control.addIncidents(6);
+    await sendVersions(aws, incidents.map(messageFor));
+    emulator.control.setFaults({ schemaViolationRate: { rate: 1, endpoint: BATCH } });
+
+    await time.run(() => drain(handler));
+
+    for (const incident of incidents) expect(await listKeys(aws, archivePrefix(incident))).toHaveLength(1);
+    // The emulator breaks the first element: a string total_count (archived, flagged), or no incident id
+    // (kept in quarantine, and the incident fetched by the single call).
+    const flagged = recorded.total(EnricherMetric.SchemaWarnings);
+    const unmatched = recorded.total(EnricherMetric.BatchElementsUnmatched);
+    expect(flagged + unmatched).toBeGreaterThanOrEqual(1);
+    if (unmatched > 0) expect(await listKeys(aws, "state/quarantine/")).not.toEqual([]);
+  });
+});
