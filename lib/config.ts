@@ -161,6 +161,17 @@ export const pipelineConfigSchema = z
     /** The same for the operations (alarm) topic; its key policy must let cloudwatch.amazonaws.com use it. */
     operationsTopicKmsKeyArn: kmsKeyArn.optional(),
     dlqMaxReceiveCount: z.number().int().min(5).max(1000).default(10),
+    /** One EventBridge event per archived version (functions/shared/change-events.ts). */
+    changeEvents: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** The bus in this account and region; omitted: the account's default bus. */
+        eventBusName: z
+          .string()
+          .regex(/^[A-Za-z0-9._\-/]{1,256}$/, "must be an event bus name (letters, digits, . _ - /)")
+          .optional(),
+      })
+      .prefault({}),
     alarms: z
       .strictObject({
         /** Cursor lag (seconds behind the tenant) above which the operations topic is told. */

@@ -15,6 +15,7 @@ import {
   parsePipelineConfig,
 } from "./config.ts";
 import { ArchiveAnalytics } from "./pipeline/analytics.ts";
+import { ChangeEventBus } from "./pipeline/change-events.ts";
 import { PipelineFunctions } from "./pipeline/functions.ts";
 import { PipelineMonitoring } from "./pipeline/monitoring.ts";
 import { IncidentQueue } from "./pipeline/queue.ts";
@@ -47,6 +48,8 @@ export class IncidentExportPipeline extends Construct {
   readonly monitoring: PipelineMonitoring;
   /** The archive as an Athena table: Glue database and table, workgroup, named queries, query policy. */
   readonly analytics: ArchiveAnalytics;
+  /** Where every archived version's change event goes (undefined bus: switched off). */
+  readonly changeEvents: ChangeEventBus;
 
   readonly archiveBucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
@@ -89,6 +92,9 @@ export class IncidentExportPipeline extends Construct {
     });
 
     this.analytics = new ArchiveAnalytics(this, this.storage);
+    this.changeEvents = new ChangeEventBus(this, config);
+    this.changeEvents.bindPublisher(this.functions.enricher);
+    this.changeEvents.addAlarm(this.monitoring);
 
     this.archiveBucket = this.storage.archiveBucket;
     this.accessLogsBucket = this.storage.accessLogsBucket;

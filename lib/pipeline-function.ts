@@ -3,6 +3,7 @@
 // pipeline can be half-configured.
 import { fileURLToPath } from "node:url";
 import { type Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import type * as events from "aws-cdk-lib/aws-events";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
@@ -186,6 +187,15 @@ export class PipelineFunction<Variable extends string = string> extends NodejsFu
         new iam.PolicyStatement({ actions: ["kms:GenerateDataKey", "kms:Decrypt"], resources: [key.keyArn] }),
       );
     }
+    return this;
+  }
+
+  /** The bus's name, with permission to put events on it and no other. */
+  bindEventBusPublisher(variable: Variable, bus: events.IEventBus): this {
+    this.setVariable(variable, bus.eventBusName);
+    this.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ["events:PutEvents"], resources: [bus.eventBusArn] }),
+    );
     return this;
   }
 

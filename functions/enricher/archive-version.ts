@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { archiveIncident, archiveKey } from "../shared/archive.ts";
+import { archivedFacts } from "../shared/change-events.ts";
 import type { ExtraDataResult, IncidentSummary } from "../shared/cortex/api.ts";
 import type { ExtraDataEndpoint } from "../shared/cortex/paths.ts";
 import { isRecord } from "../shared/cortex/schemas.ts";
@@ -148,11 +149,18 @@ async function recordAndClaim(
   identity: ArchivedIdentity,
 ): Promise<NotificationPlan> {
   const covers = Math.max(identity.modificationTime, message.modification_time);
-  const archived = { modification_time: covers, key: identity.key, archived_at: context.now() };
+  const archived = {
+    modification_time: covers,
+    key: identity.key,
+    archived_at: context.now(),
+    ...archivedFacts(identity.digest),
+  };
   const entry = fetched.alertsComplete ? archived : { ...archived, complete: false };
   const claimId = randomUUID();
   const { bucket } = context;
+  let previous: IncidentStateRecord["archived"];
   const { result: plan } = await updateIncidentState(context.s3, bucket, message.incident_id, (current) => {
+    previous = current.archived;
     const decided = planNotification(current.notified, {
       digest: identity.digest,
       archive: { bucket, key: identity.key },
@@ -169,6 +177,14 @@ async function recordAndClaim(
       notified: decided.notified,
     };
     return { record, result: decided.plan };
+  });
+  const { alertsReturned } = fetched.result;
+  context.changeEvents?.announce({
+    digest: identity.digest,
+    previous,
+    alertsReturned,
+    alertsComplete: fetched.alertsComplete,
+    archive: { bucket, key: identity.key },
   });
   return plan;
 }

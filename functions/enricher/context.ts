@@ -4,6 +4,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SNSClient } from "@aws-sdk/client-sns";
+import type { ChangeEventPublisher } from "../shared/change-event-publisher.ts";
 import type { ExtraDataSource, IncidentLookup } from "../shared/cortex/api.ts";
 import type { NotifySeverity } from "../shared/cortex/vocabulary.ts";
 import type { ApiBudgetPacer } from "../shared/pacing.ts";
@@ -30,6 +31,8 @@ export interface EnrichmentContext {
   invocationEndsAt: number;
   /** Incidents the priority lane served in this invocation: checked again after the slot wait. */
   servedByPriorityLane?: ReadonlySet<string> | undefined;
+  /** Collects each newly archived version's change event; the handler sends them (none: no events). */
+  changeEvents?: ChangeEventPublisher | undefined;
 }
 
 /** The same context with a logger of its own (one per message: every line carries the incident id). */

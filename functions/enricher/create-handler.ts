@@ -10,6 +10,7 @@ import type { SNSClient } from "@aws-sdk/client-sns";
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
+import type { ChangeEventPublisher } from "../shared/change-event-publisher.ts";
 import type { BatchExtraDataSource, ExtraDataSource, IncidentLookup } from "../shared/cortex/api.ts";
 import { isCortexError } from "../shared/cortex/errors.ts";
 import type { NotifySeverity } from "../shared/cortex/vocabulary.ts";
@@ -54,6 +55,8 @@ export interface EnricherDependencies {
   deadlineMarginMs?: number;
   /** The priority queue, drained before each API call (none: no priority lane). */
   priorityQueueUrl?: string | undefined;
+  /** Sends each archived version's change event to EventBridge, after each record and each batch call. */
+  changeEvents?: ChangeEventPublisher | undefined;
 }
 
 export interface InvocationContext {
@@ -218,6 +221,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       deadline,
       invocationEndsAt: endsAt,
       servedByPriorityLane: prioritized?.servedIncidents,
+      changeEvents: deps.changeEvents,
     });
     // In batch mode the lane's hints ride in each batch call instead (batch-phase.ts).
     const prioritized =
@@ -248,6 +252,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       log.appendKeys({ incident_id: message.incident_id, message_id: record.messageId });
       try {
         const outcome = await enrichIncidentVersion(enrichment(log, invocationPacer), message);
+        await deps.changeEvents?.flush();
         if (outcome.kind === "deferred") {
           stopped = "deadline";
           deferred.push(record);
@@ -291,6 +296,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
     };
 
     const first = batching ? await batchFirst() : { single: event.Records, failed: [] };
+    await deps.changeEvents?.flush();
     const singleResponse =
       first.single.length === 0
         ? { batchItemFailures: [] }
@@ -304,6 +310,7 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       ...first.failed,
       ...singleResponse.batchItemFailures.map((failure) => failure.itemIdentifier),
     ]);
+    await deps.changeEvents?.flush();
     if (throttled.length > 0) await delayRedelivery(throttled);
     if (batching && deferred.length > 0) {
       const requeued = await requeueUnstarted(

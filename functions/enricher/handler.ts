@@ -4,6 +4,7 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { z } from "zod";
 import { createS3Client, createSqsClient } from "../shared/aws-clients.ts";
+import { eventBridgePublisher } from "../shared/change-event-publisher.ts";
 import { CortexClient } from "../shared/cortex/client.ts";
 import { createCredentialsProvider } from "../shared/cortex/secret.ts";
 import { enricherEnvironmentSchema } from "../shared/lambda-environment.ts";
@@ -46,6 +47,7 @@ const enrich = createEnricherHandler({
   notifyMinSeverity: environment.NOTIFY_MIN_SEVERITY,
   consoleBaseUrl: consoleBaseUrlFor(environment.CORTEX_API_URL),
   priorityQueueUrl: environment.PRIORITY_QUEUE_URL,
+  changeEvents: eventBridgePublisher(environment.EVENT_BUS_NAME, logger, metrics),
   logger,
   metrics,
 });

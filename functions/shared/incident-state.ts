@@ -21,6 +21,10 @@ const incidentStateSchema = z.looseObject({
       archived_at: z.number(),
       /** False while that version's object holds only the alerts the batch endpoint returned (absent: complete). */
       complete: z.boolean().optional(),
+      /** That version's severity, manual severity and status: what the next version's change event is judged against. */
+      severity: z.string().optional(),
+      manual_severity: z.string().nullish(),
+      status: z.string().optional(),
     })
     .nullish(),
   notified: z

@@ -55,5 +55,7 @@ export const enricherEnvironmentSchema = z.object({
   NOTIFY_MIN_SEVERITY: severity.default(DEFAULT_NOTIFY_MIN_SEVERITY),
   /** Drained before each API call (unset: no priority lane). */
   PRIORITY_QUEUE_URL: z.url().optional(),
+  /** Where each archived version's change event goes ("default": the account's default bus; unset: no events). */
+  EVENT_BUS_NAME: z.string().min(1).optional(),
 });
 export type EnricherEnvironment = z.infer<typeof enricherEnvironmentSchema>;

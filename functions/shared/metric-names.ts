@@ -67,4 +67,8 @@ export const EnricherMetric = {
   PriorityHintsInvalid: "PriorityHintsInvalid",
   /** ReceiveMessage on the priority queue failed; the ordinary lane was served instead. */
   PriorityReceiveFailures: "PriorityReceiveFailures",
+  /** Change events accepted by EventBridge (one per archived version). */
+  ChangeEventsSent: "ChangeEventsSent",
+  /** Change events still refused after every retry: logged and dropped, the archive has the versions. */
+  ChangeEventsFailed: "ChangeEventsFailed",
 } as const;

@@ -208,6 +208,7 @@ export class PipelineMonitoring {
           enricher(EnricherMetric.Archived),
           enricher(EnricherMetric.Notified),
           enricher(EnricherMetric.Coalesced),
+          enricher(EnricherMetric.ChangeEventsSent),
         ],
       }),
       new cloudwatch.GraphWidget({
@@ -217,6 +218,7 @@ export class PipelineMonitoring {
           enricher(EnricherMetric.SchemaWarnings),
           enricher(EnricherMetric.IncidentNotFound),
           enricher(EnricherMetric.NotFoundUnconfirmed),
+          enricher(EnricherMetric.ChangeEventsFailed),
         ],
       }),
       new cloudwatch.GraphWidget({

@@ -1,5 +1,7 @@
 // The real poller and enricher handlers, built with the runner's clients the way each Lambda's handler.ts
 // builds them from its environment: same code, local collaborators.
+
+import { writeFileSync } from "node:fs";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -7,9 +9,15 @@ import type { SNSClient } from "@aws-sdk/client-sns";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createEnricherHandler } from "../../functions/enricher/create-handler.ts";
 import { createPollerHandler } from "../../functions/poller/create-handler.ts";
+import {
+  ChangeEventPublisher,
+  type ChangeEventTarget,
+  jsonLinesTarget,
+} from "../../functions/shared/change-event-publisher.ts";
 import type { CortexClient } from "../../functions/shared/cortex/client.ts";
 import { ENRICHER_SERVICE, METRICS_NAMESPACE, POLLER_SERVICE } from "../../functions/shared/metric-names.ts";
 import { consoleBaseUrlFor } from "../../functions/shared/notification.ts";
+import { LOCAL_REGION } from "../aws-endpoint.ts";
 import type { LocalResources } from "./aws-resources.ts";
 import type { SqsBatchHandler } from "./event-source.ts";
 import type { RunnerOptions } from "./options.ts";
@@ -18,6 +26,28 @@ import type { PipelineDeps } from "./pipeline.ts";
 export interface LocalLambdas {
   poll: PipelineDeps["poll"];
   enricherHandlers: SqsBatchHandler[];
+  /** Change events written to --events-out so far (undefined without the flag). */
+  changeEventsWritten?: () => number;
+}
+
+/** Locally there is no EventBridge: --events-out gets what would be sent, one JSON line per event. */
+function localChangeEvents(options: RunnerOptions) {
+  const path = options.eventsOutPath;
+  if (path === undefined) return undefined;
+  writeFileSync(path, "");
+  const file = jsonLinesTarget(path, "000000000000", LOCAL_REGION);
+  let written = 0;
+  const target: ChangeEventTarget = {
+    async put(entries) {
+      const failed = await file.put(entries);
+      written += entries.length - failed.length;
+      return failed;
+    },
+  };
+  return {
+    written: () => written,
+    publisher: (logger: Logger, metrics: Metrics) => new ChangeEventPublisher({ target, logger, metrics }),
+  };
 }
 
 export function buildLocalLambdas(input: {
@@ -43,6 +73,7 @@ export function buildLocalLambdas(input: {
     priority: { queueUrl: resources.priorityQueueUrl, minSeverity: options.notifyMinSeverity },
   });
   const consoleBaseUrl = consoleBaseUrlFor(input.cortexUrl);
+  const changeEvents = localChangeEvents(options);
   // One handler per concurrent instance: each is a Lambda container with its own pacer state.
   const enricherHandlers = Array.from({ length: options.maxConcurrency }, () => {
     const enricher = createPowertoolsFor(ENRICHER_SERVICE, options.logLevel);
@@ -66,11 +97,13 @@ export function buildLocalLambdas(input: {
       priorityQueueUrl: resources.priorityQueueUrl,
       logger: enricher.logger,
       metrics: enricher.metrics,
+      changeEvents: changeEvents?.publisher(enricher.logger, enricher.metrics),
     }) as SqsBatchHandler;
   });
   return {
     poll: (context) => pollerHandler({}, context),
     enricherHandlers,
+    ...(changeEvents === undefined ? {} : { changeEventsWritten: changeEvents.written }),
   };
 }
 

@@ -161,6 +161,9 @@ async function run(options: RunnerOptions, io: CliIo, closers: (() => Promise<vo
     resources,
     poll: lambdas.poll,
     enricherHandlers: lambdas.enricherHandlers,
+    ...(lambdas.changeEventsWritten === undefined
+      ? {}
+      : { changeEventsWritten: lambdas.changeEventsWritten }),
     api,
     view,
     labels: { cortex: cortexLabel, aws: awsLabel },

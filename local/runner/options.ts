@@ -46,6 +46,8 @@ export interface RunnerOptions {
   once: boolean;
   summaryJsonPath: string | undefined;
   outDir: string;
+  /** --events-out: one JSON line per change event the enricher would send to EventBridge (unset: none). */
+  eventsOutPath: string | undefined;
   pollIntervalSeconds: number;
   /** auto (default), batch or single: as the stack's enricher.mode. */
   mode: EnricherMode;
@@ -121,6 +123,7 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
 const flagSchema = z.object({
   "summary-json": z.string().min(1).optional(),
   out: z.string().min(1).default(DEFAULTS.outDir),
+  "events-out": z.string().min(1).optional(),
   "poll-interval": z.coerce.number().positive().default(DEFAULTS.pollIntervalSeconds),
   mode: z.enum(ENRICHER_MODES).default(DEFAULTS.mode),
   "batch-size": int(1, 100).optional(),
@@ -153,6 +156,7 @@ const flagSchema = z.object({
 const STRING_FLAGS = [
   "summary-json",
   "out",
+  "events-out",
   "poll-interval",
   "mode",
   "batch-size",
@@ -219,6 +223,7 @@ export function parseRunnerOptions(
     once: parsed.values.once === true,
     summaryJsonPath: values["summary-json"],
     outDir: values.out,
+    eventsOutPath: values["events-out"],
     pollIntervalSeconds: values["poll-interval"],
     mode: values.mode,
     batchSize,
@@ -356,6 +361,8 @@ Flags
   --summary-json FILE       also write the summary as JSON to FILE
   --out DIR                 local copy of the archive, same key layout as the bucket
                             (default ${DEFAULTS.outDir})
+  --events-out FILE         write each change event the stack would put on EventBridge, one
+                            JSON line each (created, escalated, resolved...; local/query/README.md)
   --poll-interval SECONDS   how often the poller runs (default ${DEFAULTS.pollIntervalSeconds})
   --mode auto|batch|single  how the enricher fetches extra data (default ${DEFAULTS.mode}: up to 100
                             incidents per get_multiple_incidents_extra_data call, single calls

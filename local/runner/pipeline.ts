@@ -51,6 +51,8 @@ export interface PipelineDeps {
   poll: (context: LocalLambdaContext) => Promise<PollRunReport>;
   /** One enricher handler per concurrent instance. */
   enricherHandlers: readonly SqsBatchHandler[];
+  /** Change events written to --events-out so far, when the flag is given. */
+  changeEventsWritten?: () => number;
   api: ApiActivity;
   view: StatusView;
   labels: { cortex: string; aws: string };
@@ -360,6 +362,7 @@ class PipelineRun {
       maxConcurrency: this.#source.maxConcurrency,
       nextPollInSeconds: this.#nextPollAt === undefined ? undefined : (this.#nextPollAt - this.#now()) / 1000,
       archiveDir: this.#mirror.outDir,
+      ...(this.#deps.changeEventsWritten === undefined ? {} : { events: this.#deps.changeEventsWritten() }),
       phase: this.#phase,
     };
   }

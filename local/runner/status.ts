@@ -28,6 +28,8 @@ export interface StatusSnapshot {
   /** Seconds until the next poll, or undefined when none is scheduled (draining with --once, stopping). */
   nextPollInSeconds: number | undefined;
   archiveDir: string;
+  /** Change events written to --events-out (absent without the flag). */
+  events?: number;
   phase: "running" | "draining" | "stopping";
 }
 
@@ -74,7 +76,8 @@ export function renderStatusBlock(status: StatusSnapshot): string[] {
   return [
     `── cortex-incident-export (local) ── Cortex: ${status.cortex} · AWS: ${status.aws}`,
     `   ${cell("polled", status.polled)}   ${cell("queued", status.queued)}   ${cell("in DLQ", status.inDlq)}`,
-    `   ${cell("enriched", status.enriched)}   ${cell("archived", status.archived)}   ${cell("notified", status.notified)}`,
+    `   ${cell("enriched", status.enriched)}   ${cell("archived", status.archived)}   ${cell("notified", status.notified)}` +
+      (status.events === undefined ? "" : `   ${cell("events", status.events)}`),
     `   ${cell("failed", status.failed)}   API budget ${budgetUse(status, " per min")}` +
       ` (throttled ${status.throttled}) · enricher ${status.activeInvocations}/${status.maxConcurrency} busy`,
     `   backlog ETA ${eta} · ${next}`,
@@ -87,7 +90,7 @@ export function renderStatusLine(status: StatusSnapshot): string {
   const eta = status.queued === 0 ? "0s" : formatDuration(backlogEtaSeconds(status.backlog, status));
   return (
     `status: polled=${status.polled} queued=${status.queued} enriched=${status.enriched} archived=${status.archived} ` +
-    `notified=${status.notified} failed=${status.failed} dlq=${status.inDlq} ` +
+    `notified=${status.notified} ${status.events === undefined ? "" : `events=${status.events} `}failed=${status.failed} dlq=${status.inDlq} ` +
     `api_budget=${status.apiCallsLastMinute}/${status.budgetPerMinute}/min` +
     (status.batch === undefined
       ? ""

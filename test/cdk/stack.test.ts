@@ -363,7 +363,7 @@ describe("operations", () => {
     }
   });
 
-  it("alarms on dead letters, queue age, poller and enricher errors, throttles, cursor lag and time to alert", () => {
+  it("alarms on dead letters, queue age, poller and enricher errors, throttles, cursor lag, time to alert and unsent change events", () => {
     const watched = alarms().map((a) => {
       const service = (a.Properties.Dimensions as CfnJson[] | undefined)?.find(
         (d) => d.Name === "service",
@@ -380,6 +380,7 @@ describe("operations", () => {
         `${METRICS_NAMESPACE}/${EnricherMetric.Throttles}/${ENRICHER_SERVICE}`,
         `${METRICS_NAMESPACE}/${PollerMetric.CursorLagSeconds}/${POLLER_SERVICE}`,
         `${METRICS_NAMESPACE}/${EnricherMetric.TimeToAlert}/${ENRICHER_SERVICE}`,
+        `${METRICS_NAMESPACE}/${EnricherMetric.ChangeEventsFailed}/${ENRICHER_SERVICE}`,
       ].sort(),
     );
   });

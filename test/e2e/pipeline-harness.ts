@@ -21,6 +21,10 @@ import {
 } from "@aws-sdk/client-sqs";
 import { createEnricherHandler } from "../../functions/enricher/create-handler.ts";
 import { createPollerHandler, type PollRunSummary } from "../../functions/poller/create-handler.ts";
+import {
+  ChangeEventPublisher,
+  type ChangeEventTarget,
+} from "../../functions/shared/change-event-publisher.ts";
 import type {
   CortexCredentials,
   ExtraDataResult,
@@ -79,6 +83,8 @@ export interface PipelineHarnessOptions {
   alertsLimit?: number;
   /** Poller and enricher use the priority queue (default off: the fault suite's timings were tuned without it). */
   priorityLane?: boolean;
+  /** Where the enrichers send change events (default: none). */
+  changeEvents?: ChangeEventTarget;
 }
 
 /** SDK calls by command name ("SendMessageBatchCommand"), and ReceiveMessage calls that returned messages. */
@@ -425,6 +431,10 @@ export class PipelineHarness {
       throttleBackoff: () => backoff,
       deadlineMarginMs: this.options.enricherDeadlineMarginMs,
       priorityQueueUrl: this.options.priorityLane === true ? this.resources.priorityQueueUrl : undefined,
+      changeEvents:
+        this.options.changeEvents === undefined
+          ? undefined
+          : new ChangeEventPublisher({ target: this.options.changeEvents, logger, metrics }),
     });
   }
 

@@ -1,10 +1,13 @@
 // Every named query, run with DuckDB over an archive the real pipeline made from the emulator (the local
-// runner's archive copy, as `npm start` leaves it), checked against the emulator's own version history.
+// runner's archive copy, as `npm start` leaves it), checked against the emulator's own version history;
+// and the change event the enrichers sent for each archived version (to an in-memory target: there is no
+// EventBridge to run locally).
 // The tenant changes between two runs (escalation, de-escalation, resolution, reopening, a new incident),
 // so the archive holds several versions of some incidents and "newest version" has to be found.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archiveKey } from "../../functions/shared/archive.ts";
 import { ARCHIVE_QUERIES, findArchiveQuery, querySql } from "../../functions/shared/archive-queries.ts";
+import type { ChangeEventDetail } from "../../functions/shared/change-events.ts";
 import { isResolvedStatus, normalizeSeverity } from "../../functions/shared/cortex/vocabulary.ts";
 import type { EmulatedIncident, IncidentVersion } from "../../local/emulator/index.ts";
 import { ArchiveDatabase } from "../../local/query/archive-db.ts";
@@ -16,6 +19,8 @@ let history: IncidentVersion[];
 let incidents: Map<string, EmulatedIncident>;
 /** Trimmed alert names of every incident's current version, as the emulator serves them. */
 let alertNames: Map<string, string[]>;
+const events: ChangeEventDetail[] = [];
+const changed: Record<string, string> = {};
 
 async function runPipelineOnce(): Promise<void> {
   const summary = await harness.runOnce({
@@ -50,10 +55,22 @@ beforeAll(async () => {
     functionTimeoutMs: 5_000,
     visibilityTimeoutSeconds: 5,
     enricherDeadlineMarginMs: 800,
+    changeEvents: {
+      put: async (entries) => {
+        events.push(...entries.map((entry) => JSON.parse(entry.Detail) as ChangeEventDetail));
+        return [];
+      },
+    },
   });
   await runPipelineOnce();
   const { control } = harness.emulator;
-  const [first, second, third, fourth] = control.incidents().map((incident) => incident.incident_id);
+  const [first, second, third, fourth] = control
+    .incidents()
+    .filter(
+      (incident) => !["critical", "low"].includes(incident.severity) && !isResolvedStatus(incident.status),
+    )
+    .map((incident) => incident.incident_id);
+  Object.assign(changed, { escalated: first, deescalated: second, resolved: third, reopened: fourth });
   control.modifyIncident(first ?? "", { severity: "critical" });
   control.modifyIncident(second ?? "", { severity: "low" });
   control.modifyIncident(third ?? "", { status: "resolved_true_positive" });
@@ -187,6 +204,28 @@ describe("the named queries over a real archive, with DuckDB", () => {
       const entry = expected.get(String(row.alert_name));
       expect([Number(row.alerts), Number(row.incidents)]).toEqual([entry?.alerts, entry?.incidents.size]);
     }
+  });
+
+  it("sent one change event per archived version, each kind judged against the version before", () => {
+    expect(events.map((event) => event.version_id).sort()).toEqual(
+      history.map((version) => `${version.incident_id}:${version.modification_time}`).sort(),
+    );
+    const kindsOf = (id: string | undefined) =>
+      events
+        .filter((event) => event.incident_id === id)
+        .sort((a, b) => a.modification_time - b.modification_time)
+        .map((event) => event.change);
+    expect(kindsOf(changed.escalated)).toEqual(["created", "escalated"]);
+    expect(kindsOf(changed.deescalated)).toEqual(["created", "deescalated"]);
+    expect(kindsOf(changed.resolved)).toEqual(["created", "resolved"]);
+    expect(kindsOf(changed.reopened)).toEqual(["created", "resolved", "reopened"]);
+    const escalation = events.find(
+      (event) => event.incident_id === changed.escalated && event.change === "escalated",
+    );
+    expect(escalation).toMatchObject({ severity: "critical", previous: { status: expect.any(String) } });
+    expect(escalation?.archive.key).toMatch(
+      new RegExp(`/${changed.escalated}/${escalation?.modification_time}\\.json\\.gz$`),
+    );
   });
 
   it("runs every named query (none is left untested above)", () => {
