@@ -16,7 +16,7 @@ import { type BenchTable, median } from "./report.ts";
 const POLL_EVERY_MS = 20_000;
 const MINUTE = 60_000;
 /** Runs measured once the window is full (the first readBack of stream only fills it). */
-const MEASURED_RUNS = 9;
+const MEASURED_RUNS = 5;
 
 interface Case {
   versionsPerMinute: number;
