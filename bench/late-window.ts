@@ -1,4 +1,4 @@
-// Benchmark 7: what the late-arrival window costs a poll run: get_incidents calls and poller time per run
+// Benchmark 8: what the late-arrival window costs a poll run: get_incidents calls and poller time per run
 // with the window on (the default 5 min) and off, at 10 and at 1,000 versions a minute, in steady state.
 import { createPollerHandler } from "../functions/poller/create-handler.ts";
 import { DEFAULT_LATE_WINDOW_MS, readBackMs } from "../functions/poller/late-window.ts";
@@ -118,7 +118,7 @@ export async function benchLateWindow(): Promise<BenchTable> {
   const offAtHigh = results.find((r) => r.versionsPerMinute === 1_000 && r.windowMs === 0);
   const onAtHigh = results.find((r) => r.versionsPerMinute === 1_000 && r.windowMs > 0);
   return {
-    title: "7. Poller: the late-arrival window's cost per poll run",
+    title: "8. Poller: the late-arrival window's cost per poll run",
     method: `The real poller handler and Cortex client against the emulator (loopback HTTP) and the embedded AWS endpoint, one poll every ${POLL_EVERY_MS / 1000} s on an injected clock with that many changes between polls, each incident changing about once in the ${readBackMs(DEFAULT_LATE_WINDOW_MS) / MINUTE} minutes read back; medians of ${MEASURED_RUNS} runs after the window has filled.`,
     columns: [
       "versions a minute",

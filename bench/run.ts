@@ -3,6 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { benchApiBudget } from "./api-budget.ts";
+import { benchBatchMode } from "./batch-mode.ts";
 import { benchColdStart } from "./cold-start.ts";
 import { costPerMillionVersions } from "./cost.ts";
 import { benchLargeIncident } from "./large-incident.ts";
@@ -58,6 +59,7 @@ cost.notes = [
 ];
 tables.push(show(cost));
 tables.push(show(await benchTimeToAlert()));
+tables.push(show(await benchBatchMode()));
 tables.push(show(await benchLateWindow()));
 
 writeFileSync(OUTPUT, renderBenchmarksMarkdown(tables, started));

@@ -75,6 +75,9 @@ function withEnricherDefaults(enricher: {
   };
 }
 
+/** The tenant-wide limit (API-FACTS.md: about 10 requests a second, shared with every integration). */
+export const TENANT_REQUESTS_PER_MINUTE = 600;
+
 export const pipelineConfigSchema = z
   .strictObject({
     /** CloudFormation stack name. */
@@ -198,6 +201,17 @@ export const pipelineConfigSchema = z
     for (const problem of incidentFilterProblems(config.incidentFilters, config.product)) {
       const path = problem.index === undefined ? ["incidentFilters"] : ["incidentFilters", problem.index];
       context.addIssue({ code: "custom", path, message: problem.message });
+    }
+    // Both extra-data budgets come out of the tenant-wide limit (about 10 requests a second, shared with
+    // every other integration): together they may not claim it all.
+    const extraDataPerMinute = config.apiBudgetPerMinute + config.batchApiBudgetPerMinute;
+    if (extraDataPerMinute > TENANT_REQUESTS_PER_MINUTE / 2) {
+      context.addIssue({
+        code: "custom",
+        path: ["batchApiBudgetPerMinute"],
+        message: `apiBudgetPerMinute + batchApiBudgetPerMinute (${extraDataPerMinute}) must leave half of the tenant-wide ${TENANT_REQUESTS_PER_MINUTE} requests a minute to get_incidents and the tenant's other integrations: at most ${TENANT_REQUESTS_PER_MINUTE / 2} together`,
+        input: config.batchApiBudgetPerMinute,
+      });
     }
   });
 

@@ -13,6 +13,7 @@ import { type IncidentStateRecord, updateIncidentState } from "../shared/inciden
 import { EnricherMetric } from "../shared/metric-names.ts";
 import { digestIncident, type IncidentDigest } from "../shared/notification.ts";
 import type { IncidentVersionMessage } from "../shared/queue-message.ts";
+import { reportUnrankedSeverities } from "../shared/unranked-severity.ts";
 import type { EnrichmentContext } from "./context.ts";
 import { type NotificationPlan, planNotification, publishClaim } from "./notification-claim.ts";
 
@@ -196,6 +197,12 @@ export async function archiveFetchedVersion(
   fetched: FetchedVersion,
 ): Promise<ArchivedOutcome> {
   const identity = identify(context, message, fetched.result);
+  const { digest } = identity;
+  reportUnrankedSeverities(
+    [{ incident_id: message.incident_id, severity: digest.severity, manual_severity: digest.manualSeverity }],
+    context.notifyMinSeverity,
+    context,
+  );
   const written = await writeObject(context, message, fetched, identity);
   if (!written) {
     context.logger.info(

@@ -13,6 +13,7 @@ import {
   severityRank,
 } from "../shared/cortex/vocabulary.ts";
 import { PollerMetric } from "../shared/metric-names.ts";
+import { reportUnrankedSeverities } from "../shared/unranked-severity.ts";
 import { EnqueueError, enqueueIncidentVersions, SQS_BATCH_SIZE } from "./enqueue.ts";
 
 export interface PriorityRouting {
@@ -46,6 +47,7 @@ export async function sendPriorityHints(
   incidents: readonly IncidentSummary[],
   context: PriorityHintContext,
 ): Promise<number> {
+  reportUnrankedSeverities(incidents, context.routing.minSeverity, context);
   const urgent = incidents.filter((incident) => isPriorityVersion(incident, context.routing.minSeverity));
   let sent = 0;
   // Chunk by chunk, so one failing batch call does not keep the other hints back.

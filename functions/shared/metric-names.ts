@@ -4,6 +4,9 @@ export const METRICS_NAMESPACE = "CortexIncidentExport";
 export const POLLER_SERVICE = "poller";
 export const ENRICHER_SERVICE = "enricher";
 
+/** Incidents whose severity neither spelling ranks: judged as the notification threshold (functions/shared/unranked-severity.ts). */
+export const UNRANKED_SEVERITY_METRIC = "UnrankedSeverity";
+
 export const PollerMetric = {
   PagesRead: "PagesRead",
   IncidentsSeen: "IncidentsSeen",
@@ -17,6 +20,7 @@ export const PollerMetric = {
   PriorityHintsSent: "PriorityHintsSent",
   /** Priority hints that could not be sent (the versions still wait on the ordinary queue). */
   PriorityHintsFailed: "PriorityHintsFailed",
+  UnrankedSeverity: UNRANKED_SEVERITY_METRIC,
   /** Versions found only because the walk re-read the late-arrival window (listed after the cursor passed them). */
   LateVersions: "LateVersions",
   /** Per late version: seconds from its modification_time to the poll that found it. Size the window from it. */
@@ -67,6 +71,7 @@ export const EnricherMetric = {
   PriorityHintsInvalid: "PriorityHintsInvalid",
   /** ReceiveMessage on the priority queue failed; the ordinary lane was served instead. */
   PriorityReceiveFailures: "PriorityReceiveFailures",
+  UnrankedSeverity: UNRANKED_SEVERITY_METRIC,
   /** Change events accepted by EventBridge (one per archived version). */
   ChangeEventsSent: "ChangeEventsSent",
   /** Change events still refused after every retry: logged and dropped, the archive has the versions. */

@@ -220,6 +220,8 @@ export class PipelineMonitoring {
           enricher(EnricherMetric.NotFoundUnconfirmed),
           enricher(EnricherMetric.ChangeEventsFailed),
         ],
+        // Severities neither spelling ranks: judged as the threshold, so notified; a rising count means a new spelling.
+        right: [enricher(EnricherMetric.UnrankedSeverity), poller(PollerMetric.UnrankedSeverity)],
       }),
       new cloudwatch.GraphWidget({
         title: "Enricher: batch endpoint",

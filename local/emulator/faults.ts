@@ -45,6 +45,10 @@ export class FaultPlan {
     return this.faults.clockSkewMs ?? 0;
   }
 
+  platformSeverities(): boolean {
+    return this.faults.platformSeverities === true;
+  }
+
   withoutBatchEndpoint(): boolean {
     return this.faults.withoutBatchEndpoint === true;
   }

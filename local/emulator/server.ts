@@ -8,6 +8,7 @@ import { batchExtraDataReply } from "./batch-extra-data.ts";
 import type { FaultPlan } from "./faults.ts";
 import { getIncidentsReply } from "./get-incidents.ts";
 import type { RequestJournal } from "./journal.ts";
+import { spellSeveritiesForPlatform } from "./platform-severities.ts";
 import { InvalidQueryError } from "./query.ts";
 import type { SlidingWindow } from "./rate-limits.ts";
 import { BAD_GATEWAY_HTML, ERROR_MESSAGES, xdrError, xpanseUnprocessable } from "./replies.ts";
@@ -152,6 +153,9 @@ async function answerRequest(
 
   if (!parsed.ok) return { status: 400, body: xdrError(400, ERROR_MESSAGES[400], parsed.error) };
   const answer = respond(context, endpoint, parsed.data);
+  if (answer.status === 200 && faults.platformSeverities()) {
+    spellSeveritiesForPlatform(answer.body as { reply: Record<string, unknown> }, endpoint);
+  }
   if (answer.status === 200 && faults.strikes("schemaViolationRate", endpoint)) {
     breakSchema(answer.body as { reply: Record<string, unknown> }, endpoint, faults.choices.next());
     answer.fault = "schemaViolation";

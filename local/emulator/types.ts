@@ -93,6 +93,8 @@ export interface EmulatorFaults {
   restrictedIncidentIds: string[];
   /** The index also lists a stale copy of these incidents at their previous modification_time. */
   staleListing: string[];
+  /** true: every severity in a reply (incident, manual, alert) in the platform's spelling, SEV_040_HIGH for high. */
+  platformSeverities: boolean;
 }
 
 /** A flat get_incidents item; every field the real payloads carry, with their real variations. */

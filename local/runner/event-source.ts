@@ -213,18 +213,21 @@ export class SqsEventSource {
     this.#options.onInvocation?.(report);
   }
 
+  /** Deletes in SQS's batches of 10 (an invocation may hold up to 100 records). */
   async #delete(records: SQSRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const reply = await this.#options.sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: this.#options.queueUrl,
-        Entries: records.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
-      }),
-    );
-    if ((reply.Failed ?? []).length > 0) {
-      throw new QueueDeleteError(
-        reply.Failed?.map((entry) => `${entry.Code}: ${entry.Message}`).join("; ") ?? "",
+    for (let start = 0; start < records.length; start += 10) {
+      const chunk = records.slice(start, start + 10);
+      const reply = await this.#options.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.#options.queueUrl,
+          Entries: chunk.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+        }),
       );
+      if ((reply.Failed ?? []).length > 0) {
+        throw new QueueDeleteError(
+          reply.Failed?.map((entry) => `${entry.Code}: ${entry.Message}`).join("; ") ?? "",
+        );
+      }
     }
   }
 

@@ -20,12 +20,15 @@ import { consoleBaseUrlFor } from "../../functions/shared/notification.ts";
 import { LOCAL_REGION } from "../aws-endpoint.ts";
 import type { LocalResources } from "./aws-resources.ts";
 import type { SqsBatchHandler } from "./event-source.ts";
+import { MetricTally } from "./metric-tally.ts";
 import type { RunnerOptions } from "./options.ts";
 import type { PipelineDeps } from "./pipeline.ts";
 
 export interface LocalLambdas {
   poll: PipelineDeps["poll"];
   enricherHandlers: SqsBatchHandler[];
+  /** Every metric the enricher instances emitted, summed. */
+  enricherMetrics: MetricTally;
   /** Change events written to --events-out so far (undefined without the flag). */
   changeEventsWritten?: () => number;
 }
@@ -73,6 +76,7 @@ export function buildLocalLambdas(input: {
     priority: { queueUrl: resources.priorityQueueUrl, minSeverity: options.notifyMinSeverity },
   });
   const consoleBaseUrl = consoleBaseUrlFor(input.cortexUrl);
+  const enricherMetrics = new MetricTally();
   const changeEvents = localChangeEvents(options);
   // One handler per concurrent instance: each is a Lambda container with its own pacer state.
   const enricherHandlers = Array.from({ length: options.maxConcurrency }, () => {
@@ -96,13 +100,14 @@ export function buildLocalLambdas(input: {
       ...(consoleBaseUrl === undefined ? {} : { consoleBaseUrl }),
       priorityQueueUrl: resources.priorityQueueUrl,
       logger: enricher.logger,
-      metrics: enricher.metrics,
+      metrics: enricherMetrics.watch(enricher.metrics),
       changeEvents: changeEvents?.publisher(enricher.logger, enricher.metrics),
     }) as SqsBatchHandler;
   });
   return {
     poll: (context) => pollerHandler({}, context),
     enricherHandlers,
+    enricherMetrics,
     ...(changeEvents === undefined ? {} : { changeEventsWritten: changeEvents.written }),
   };
 }

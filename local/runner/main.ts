@@ -161,6 +161,7 @@ async function run(options: RunnerOptions, io: CliIo, closers: (() => Promise<vo
     resources,
     poll: lambdas.poll,
     enricherHandlers: lambdas.enricherHandlers,
+    enricherMetrics: lambdas.enricherMetrics,
     ...(lambdas.changeEventsWritten === undefined
       ? {}
       : { changeEventsWritten: lambdas.changeEventsWritten }),

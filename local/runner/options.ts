@@ -7,6 +7,8 @@ import type {
   CortexProduct,
   IncidentFilterInput,
 } from "../../functions/shared/cortex/api.ts";
+import { validateCortexBaseUrl } from "../../functions/shared/cortex/client.ts";
+import { CortexConfigurationError } from "../../functions/shared/cortex/errors.ts";
 import {
   IncidentFilterConfigError,
   parseIncidentFiltersJson,
@@ -271,9 +273,36 @@ export function enricherTimeoutSeconds(input: EnricherSizingInput): number {
   return needed;
 }
 
+const VALUE_FLAGS: ReadonlySet<string> = new Set(STRING_FLAGS.map((name) => `--${name}`));
+const DASH_LEADING_NUMBER = /^-\.?\d/;
+
+/**
+ * `--budget-per-minute -1` as `--budget-per-minute=-1`: parseArgs takes a dash-leading value for a flag and
+ * answers "argument is ambiguous"; joined, the value reaches the schema, whose message names the flag.
+ */
+function joinDashLeadingNumbers(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    const next = argv[index + 1];
+    if (VALUE_FLAGS.has(arg) && next !== undefined && DASH_LEADING_NUMBER.test(next)) {
+      joined.push(`${arg}=${next}`);
+      index++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
 function parseFlags(argv: readonly string[]) {
   try {
-    return parseArgs({ args: [...argv], options: argSpec, strict: true, allowPositionals: false });
+    return parseArgs({
+      args: joinDashLeadingNumbers(argv),
+      options: argSpec,
+      strict: true,
+      allowPositionals: false,
+    });
   } catch (error) {
     throw new RunnerOptionsError(`${(error as Error).message}. Run with --help for every flag.`);
   }
@@ -307,7 +336,7 @@ function cortexTarget(
       "--seed, --incidents, --live-interval and --late-listing configure the embedded emulator; they cannot be used with CORTEX_API_URL (a real tenant).",
     );
   }
-  const url = optionalUrl(env, "CORTEX_API_URL") as string;
+  const url = cortexApiUrl(env);
   const authType = (env.CORTEX_AUTH_TYPE ?? "").trim().toLowerCase();
   if (!isCortexAuthType(authType)) {
     throw new RunnerOptionsError(
@@ -321,6 +350,20 @@ function cortexTarget(
     apiKeyId: (env.CORTEX_API_KEY_ID ?? "").trim(),
     authType,
   };
+}
+
+/** CORTEX_API_URL under the client's own rule (https; http only to loopback), checked before anything starts. */
+function cortexApiUrl(env: Readonly<Record<string, string | undefined>>): string {
+  const url = optionalUrl(env, "CORTEX_API_URL") as string;
+  try {
+    validateCortexBaseUrl(url);
+  } catch (error) {
+    if (error instanceof CortexConfigurationError) {
+      throw new RunnerOptionsError(`CORTEX_API_URL: ${error.message}.`);
+    }
+    throw error;
+  }
+  return url;
 }
 
 function optionalUrl(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
@@ -357,7 +400,8 @@ environment names a real tenant. Archived incidents are also written under --out
 
 Flags
   --once                    drain everything, print a summary and exit (0 = all archived;
-                            1 = something ended in the DLQ; 2 = a credential was rejected)
+                            1 = something ended in the DLQ; 2 = a credential was rejected;
+                            3 = stopped with versions queued, or incidents not found)
   --summary-json FILE       also write the summary as JSON to FILE
   --out DIR                 local copy of the archive, same key layout as the bucket
                             (default ${DEFAULTS.outDir})

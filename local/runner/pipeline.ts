@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
+import { EnricherMetric } from "../../functions/shared/metric-names.ts";
 import type { ApiActivity, ApiAttempt } from "./api-activity.ts";
 import { ArchiveMirror } from "./archive-mirror.ts";
 import { type LocalResources, type QueueDepth, queueDepth } from "./aws-resources.ts";
@@ -15,6 +16,7 @@ import {
   type SqsBatchHandler,
   SqsEventSource,
 } from "./event-source.ts";
+import type { MetricTally } from "./metric-tally.ts";
 import { formatNotification, NotificationInbox } from "./notifications.ts";
 import type { StatusSnapshot, StatusView } from "./status.ts";
 import { buildSummary, type RunSummary } from "./summary.ts";
@@ -51,6 +53,8 @@ export interface PipelineDeps {
   poll: (context: LocalLambdaContext) => Promise<PollRunReport>;
   /** One enricher handler per concurrent instance. */
   enricherHandlers: readonly SqsBatchHandler[];
+  /** What those handlers counted as metrics (the summary's not-found figure comes from it). */
+  enricherMetrics?: MetricTally;
   /** Change events written to --events-out so far, when the flag is given. */
   changeEventsWritten?: () => number;
   api: ApiActivity;
@@ -168,7 +172,9 @@ class PipelineRun {
         throttled: this.#deps.api.throttled,
         poll_runs: this.#counts.pollRuns,
         left_in_queue: this.#depth.visible + this.#depth.inFlight + this.#depth.delayed,
+        not_found: this.#deps.enricherMetrics?.total(EnricherMetric.IncidentNotFound) ?? 0,
       },
+      once: this.#deps.settings.once,
       archiveDir: this.#mirror.outDir,
       durationMs: this.#now() - startedAt,
       timesToAlertMs: this.#timesToAlertMs,

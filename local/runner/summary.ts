@@ -28,6 +28,8 @@ export interface RunSummary {
   archive_dir: string;
   /** Messages still on the queue when the run stopped (after Ctrl-C; 0 after a completed --once). */
   left_in_queue: number;
+  /** Queued versions not archived because the API said, and get_incidents confirmed, the incident does not exist. */
+  not_found: number;
   /** Notifications' time to alert (poll that first read the version -> publish); null without notifications. */
   time_to_alert: TimeToAlertStats | null;
   /** Why the run could not finish, in words a person can act on; null when nothing went wrong. */
@@ -60,12 +62,17 @@ export function timeToAlertStats(values: readonly number[]): TimeToAlertStats | 
   };
 }
 
-/** 0: everything archived; 1: something ended in the DLQ or the run failed; 2: a credential was rejected. */
-export type ExitCode = 0 | 1 | 2;
+/**
+ * 0: everything archived; 1: something ended in the DLQ or the run failed; 2: a credential was rejected;
+ * 3: nothing failed, but not everything was archived (--once stopped with versions still queued, or the
+ * API said an incident does not exist).
+ */
+export type ExitCode = 0 | 1 | 2 | 3;
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_ACCESS_DENIED = 2;
+export const EXIT_INCOMPLETE = 3;
 
 export interface SummaryInput {
   counts: Omit<RunSummary, "problem" | "exit_code" | "archive_dir" | "duration_ms" | "time_to_alert">;
@@ -77,6 +84,8 @@ export interface SummaryInput {
   accessProblem: string | undefined;
   /** Any other reason the run could not finish. */
   failure: string | undefined;
+  /** --once: the run promised to drain everything, so versions left in the queue make it incomplete. */
+  once: boolean;
 }
 
 export function buildSummary(input: SummaryInput): RunSummary {
@@ -94,6 +103,9 @@ export function buildSummary(input: SummaryInput): RunSummary {
     problem =
       `${counts.dead_lettered} message(s) ended in the dead-letter queue after every retry failed. ` +
       "Run with --log-level INFO to see why each attempt failed.";
+  } else {
+    problem = incompleteness(counts, input.once);
+    if (problem !== null) exitCode = EXIT_INCOMPLETE;
   }
   return {
     ...counts,
@@ -105,12 +117,30 @@ export function buildSummary(input: SummaryInput): RunSummary {
   };
 }
 
+/** What was neither archived nor failed: the words for exit code 3, or null. */
+function incompleteness(counts: SummaryInput["counts"], once: boolean): string | null {
+  const parts: string[] = [];
+  if (once && counts.left_in_queue > 0) {
+    parts.push(
+      `--once stopped with ${counts.left_in_queue} incident version(s) still queued, not archived yet; run again to finish them.`,
+    );
+  }
+  if (counts.not_found > 0) {
+    parts.push(
+      `${counts.not_found} queued version(s) were not archived: the Cortex API says the incident does not exist, ` +
+        "and get_incidents no longer lists it (deleted in the tenant, or outside the key's scope).",
+    );
+  }
+  return parts.length === 0 ? null : parts.join(" ");
+}
+
 export function formatSummary(summary: RunSummary): string {
   const seconds = (summary.duration_ms / 1000).toFixed(1);
   const lines = [
     `Summary (${seconds} s)`,
     `  polled ${summary.polled}, enqueued ${summary.enqueued}, enriched ${summary.enriched}, archived ${summary.archived}, notified ${summary.notified}`,
-    `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, left in queue ${summary.left_in_queue}`,
+    `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, left in queue ${summary.left_in_queue}, ` +
+      `not found ${summary.not_found}`,
     `  Cortex API calls ${summary.api_calls} (throttled ${summary.throttled}), poll runs ${summary.poll_runs}`,
     `  calls per endpoint: ${Object.entries(summary.api_calls_by_endpoint)
       .map(([endpoint, calls]) => `${endpoint} ${calls}`)

@@ -177,6 +177,8 @@ beforeAll(async () => {
   let changesStopped = false;
   const timers = [
     setTimeout(() => control.setFaults({ throttleBurst: 8 }), 1_500),
+    // One answer is not proof: real incidents answered "not found" must still be archived and notified.
+    setTimeout(() => control.setFaults({ transientNotFound: 3 }), 2_000),
     // Latency above the client's request timeout: every call in this window times out.
     setTimeout(() => control.setFaults({ latencyMs: 400 }), 3_000),
     setTimeout(() => control.setFaults({ latencyMs: 0 }), 4_200),
@@ -200,6 +202,8 @@ beforeAll(async () => {
     schemaViolationRate: 0.03,
     modifyBetweenPages: 3,
     lateListing: { rate: 0.5, delayMs: [200, 2_000] },
+    // The tenant answers in the platform's spelling (SEV_040_HIGH); its version history keeps the classic one.
+    platformSeverities: true,
   });
 
   // The schedule, compressed: a poll every 400 ms. A run counts as caught up only once the tenant has
@@ -271,6 +275,10 @@ describe("the pipeline under every fault at once", () => {
     expect(faults("schemaViolation")).toBeGreaterThan(0);
     // Two bursts of 8; the second may reset what is left of the first.
     expect(faults("throttleBurst")).toBeGreaterThanOrEqual(8);
+    expect(faults("transientNotFound")).toBe(3);
+    expect(harness.served.some((s) => typeof s.severity === "string" && /^SEV_0\d0_/.test(s.severity))).toBe(
+      true,
+    );
     expect(harness.attempts.filter((a) => a.errorKind === "timeout").length).toBeGreaterThan(0);
     // Versions beyond the backlog and the test's own changes came from the modify-between-pages fault.
     expect(versions.length).toBeGreaterThan(BACKLOG + faultLog.tenantChanges);

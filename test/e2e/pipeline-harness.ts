@@ -26,12 +26,14 @@ import {
   type ChangeEventTarget,
 } from "../../functions/shared/change-event-publisher.ts";
 import type {
+  BatchExtraDataSource,
   CortexCredentials,
   ExtraDataResult,
   ExtraDataSource,
 } from "../../functions/shared/cortex/api.ts";
 import { type CortexAttemptEvent, CortexClient } from "../../functions/shared/cortex/client.ts";
 import type { NotifySeverity } from "../../functions/shared/cortex/vocabulary.ts";
+import type { EnricherMode } from "../../functions/shared/lambda-environment.ts";
 import { METRICS_NAMESPACE } from "../../functions/shared/metric-names.ts";
 import {
   type EmbeddedAwsEndpoint,
@@ -83,6 +85,14 @@ export interface PipelineHarnessOptions {
   alertsLimit?: number;
   /** Poller and enricher use the priority queue (default off: the fault suite's timings were tuned without it). */
   priorityLane?: boolean;
+  /** The enricher's mode (default single: the suites written before batch enrichment). */
+  mode?: EnricherMode;
+  /** The emulator's get_multiple_incidents_extra_data limit; the enricher's batch budget follows it (default: extraDataLimit). */
+  batchExtraDataLimit?: RateLimit;
+  /** The event source's batching window (needed above 10 messages an invocation). */
+  batchingWindowMs?: number;
+  /** The emulator's per-incident alert cap in a batch reply (default 50). */
+  batchAlertsPerIncident?: number;
   /** Where the enrichers send change events (default: none). */
   changeEvents?: ChangeEventTarget;
 }
@@ -219,6 +229,7 @@ export class PipelineHarness {
   readonly served: ServedVersion[] = [];
   /** When the enricher called get_incident_extra_data (after its pacer let it), per incident. */
   readonly extraDataCalls: { incidentId: string; at: number }[] = [];
+  readonly batchExtraDataCalls: { incidentIds: string[]; at: number }[] = [];
   readonly polls: PollRecord[] = [];
   readonly view = new QuietView();
   readonly credentials: CortexCredentials;
@@ -252,8 +263,12 @@ export class PipelineHarness {
       incidents: options.incidents,
       rateLimits: {
         extraData: options.extraDataLimit,
+        batchExtraData: options.batchExtraDataLimit ?? options.extraDataLimit,
         tenant: options.tenantLimit ?? { requests: 1000, windowMs: 1000 },
       },
+      ...(options.batchAlertsPerIncident === undefined
+        ? {}
+        : { batchAlertsPerIncident: options.batchAlertsPerIncident }),
     });
     let aws: EmbeddedAwsEndpoint | undefined;
     try {
@@ -300,6 +315,12 @@ export class PipelineHarness {
   /** The extra-data budget per minute the emulator enforces, which the enricher is configured with. */
   get budgetPerMinute(): number {
     const { requests, windowMs } = this.options.extraDataLimit;
+    return (requests * 60_000) / windowMs;
+  }
+
+  /** The same for the batch endpoint. */
+  get batchBudgetPerMinute(): number {
+    const { requests, windowMs } = this.options.batchExtraDataLimit ?? this.options.extraDataLimit;
     return (requests * 60_000) / windowMs;
   }
 
@@ -414,6 +435,12 @@ export class PipelineHarness {
       },
     };
     const backoff = this.options.throttleBackoffSeconds ?? 1;
+    const batchExtraData: BatchExtraDataSource = {
+      getMultipleIncidentsExtraData: async (incidentIds, options) => {
+        this.batchExtraDataCalls.push({ incidentIds: [...incidentIds], at: Date.now() });
+        return client.getMultipleIncidentsExtraData(incidentIds, options);
+      },
+    };
     return createEnricherHandler({
       s3: clients.s3,
       sqs: clients.sqs,
@@ -422,6 +449,11 @@ export class PipelineHarness {
       queueUrl: this.resources.queueUrl,
       topicArn: this.resources.topicArn,
       extraData,
+      batchExtraData,
+      mode: this.options.mode ?? "single",
+      batchBudgetPerMinute: this.batchBudgetPerMinute,
+      // As the Lambda's handler does: a "not found" answer is checked against get_incidents before it is recorded.
+      incidentLookup: client,
       alertsLimit: this.options.alertsLimit ?? 1000,
       budgetPerMinute: this.budgetPerMinute,
       maxConcurrency: this.maxConcurrency,
@@ -455,7 +487,10 @@ export class PipelineHarness {
         pollerTimeoutSeconds: (this.options.pollerTimeoutMs ?? 20_000) / 1000,
         functionTimeoutSeconds: this.options.functionTimeoutMs / 1000,
         batchSize: this.options.batchSize ?? 5,
+        batchingWindowSeconds: (this.options.batchingWindowMs ?? 0) / 1000,
         budgetPerMinute: this.budgetPerMinute,
+        batchBudgetPerMinute:
+          (this.options.mode ?? "single") === "single" ? undefined : this.batchBudgetPerMinute,
         outDir: this.outDir,
       },
       ...this.runnerClients,

@@ -119,6 +119,33 @@ describe("Cortex emulator: faults", () => {
     expect(broken.every(Boolean)).toBe(true);
   });
 
+  it("spells every severity the platform's way with platformSeverities, in replies only", async () => {
+    const classic = (await incidents({ search_to: 100 })).json().reply.incidents as { severity: string }[];
+    emulator.control.setFaults({ platformSeverities: true });
+    const listed = (await incidents({ search_to: 100 })).json().reply.incidents as { severity: string }[];
+    // API-FACTS: the platform's spellings, written out here rather than imported from the code under test.
+    const spelled: Record<string, string> = {
+      informational: "SEV_010_INFO",
+      low: "SEV_020_LOW",
+      medium: "SEV_030_MEDIUM",
+      high: "SEV_040_HIGH",
+      critical: "SEV_050_CRITICAL",
+      unknown: "SEV_090_UNKNOWN",
+    };
+    expect(new Set(classic.map((incident) => incident.severity)).size).toBeGreaterThan(3);
+    expect(listed.map((incident) => incident.severity)).toEqual(
+      classic.map((incident) => spelled[incident.severity]),
+    );
+    const platform = /^SEV_0\d0_[A-Z]+$/;
+    const extra = (await extraData()).json().reply;
+    expect(extra.incident.severity).toMatch(platform);
+    expect(extra.alerts.data.every((alert: { severity: string }) => platform.test(alert.severity))).toBe(
+      true,
+    );
+    // The tenant's own records keep the classic spelling.
+    expect(emulator.control.incidents().every((incident) => !platform.test(incident.severity))).toBe(true);
+  });
+
   it("modifies incidents between two get_incidents pages with modifyBetweenPages", async () => {
     const before = emulator.control.versions().length;
     emulator.control.setFaults({ modifyBetweenPages: 2 });
@@ -164,6 +191,7 @@ describe("Cortex emulator: faults", () => {
       malformedListing: { incidentIds: [], modificationTime: "missing" },
       restrictedIncidentIds: [],
       staleListing: [],
+      platformSeverities: false,
     };
     emulator.control.setFaults(all);
     expect((await incidents()).status).toBe(502);

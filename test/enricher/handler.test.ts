@@ -172,6 +172,45 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     ]);
   });
 
+  it("notifies a severity it cannot rank rather than dropping it, with a WARN naming the value and a metric", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const capture = (chunk: unknown) => {
+      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
+      return true;
+    };
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(capture);
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(capture);
+    const run = harness({ logger: new Logger({ serviceName: "enricher-test", logLevel: "WARN" }) });
+    const [odd = "", high = "", low = ""] = nextIds(3);
+    const incidents = [
+      incidentFields(odd, { severity: "SEV_045_SEVERE" }),
+      incidentFields(high, { severity: "SEV_040_HIGH" }),
+      incidentFields(low, { severity: "sev_020_low" }),
+    ];
+    try {
+      for (const incident of incidents) run.extraData.answer(incident.incident_id, extraDataResult(incident));
+      await sendVersions(
+        aws,
+        incidents.map((incident) => versionMessage(incident)),
+      );
+      expect((await run.invoke()).failedIds).toEqual([]);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    const notified = (await drainNotifications(aws)).map((n) => n.attributes.incident_id).sort();
+    expect(notified).toEqual([odd, high].sort());
+    expect(run.recorded.total(EnricherMetric.UnrankedSeverity)).toBe(1);
+    const warnings = lines.filter((line) => Array.isArray(line.unranked_severities));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({
+      level: "WARN",
+      incident_id: odd,
+      unranked_severities: ["SEV_045_SEVERE"],
+      judged_as: "high",
+    });
+  });
+
   it("archives an incident with 1,000 alerts in one object and says how many came back", async () => {
     const run = harness();
     const [id = ""] = nextIds(1);

@@ -103,6 +103,27 @@ describe("priority hints", () => {
     expect(s.published[0]?.[PollerMetric.PriorityHintsSent]).toBe(1);
   });
 
+  it("sends a severity it cannot rank ahead rather than behind, with a WARN naming the value and a metric", async () => {
+    const s = await setup();
+    s.tenant.put({ incident_id: "11", modification_time: T0 + 1, severity: "SEV_040_HIGH" });
+    s.tenant.put({ incident_id: "12", modification_time: T0 + 2, severity: "SEV_045_SEVERE" });
+    s.tenant.put({ incident_id: "13", modification_time: T0 + 3, severity: "SEV_020_LOW" });
+    const warnings: { message: string; fields: unknown }[] = [];
+    const logger = quietLogger();
+    logger.warn = ((message: string, fields: unknown) => {
+      warnings.push({ message, fields });
+    }) as typeof logger.warn;
+
+    await createPollerHandler({ ...s.deps, logger })({}, lambdaContext(s.now, 60_000));
+
+    const hints = await drainQueue(s.pipeline.sqs, s.priorityQueueUrl);
+    expect(hints.map((m) => m.incident_id).sort()).toEqual(["11", "12"]);
+    expect(warnings.map((w) => w.fields)).toEqual([
+      { incident_id: "12", unranked_severities: ["SEV_045_SEVERE"], judged_as: "high" },
+    ]);
+    expect(s.published[0]?.[PollerMetric.UnrankedSeverity]).toBe(1);
+  });
+
   it("still queues and advances the cursor when the priority queue refuses the hints, and says so", async () => {
     const s = await setup();
     s.tenant.put({ incident_id: "9", modification_time: T0 + 1, severity: "critical" });

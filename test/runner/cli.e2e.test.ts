@@ -313,4 +313,25 @@ describe("npm start (the CLI as a subprocess)", () => {
     expect(result.code).toBe(64);
     expect(result.stderr).toContain("missing: CORTEX_API_KEY, CORTEX_API_KEY_ID, CORTEX_AUTH_TYPE");
   });
+
+  it("names CORTEX_API_URL when it is plain http to a remote host, and exits 64 before starting anything", async () => {
+    const result = await runCli(["--once"], {
+      CORTEX_API_URL: "http://example.com",
+      CORTEX_API_KEY: "s3cr3t-key-value",
+      CORTEX_API_KEY_ID: "7",
+      CORTEX_AUTH_TYPE: "standard",
+    });
+    expect(result.code).toBe(64);
+    expect(result.stderr).toContain("CORTEX_API_URL: Cortex base URL must use https");
+    expect(result.stderr).not.toContain("s3cr3t");
+    // Nothing started: no banner, no embedded endpoint.
+    expect(result.stdout).not.toContain("local runner");
+  });
+
+  it("names the flag a negative number was given to and exits 64", async () => {
+    const result = await runCli(["--once", "--budget-per-minute", "-1"]);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toContain("--budget-per-minute");
+    expect(result.stderr).not.toContain("ambiguous");
+  });
 });

@@ -75,6 +75,7 @@ function startSource(
   handlers: SqsBatchHandler[],
   options: {
     batchSize?: number;
+    batchingWindowMs?: number;
     functionTimeoutMs?: number;
     onInvocation?: (report: InvocationReport) => void;
   } = {},
@@ -87,6 +88,7 @@ function startSource(
     functionName: "enricher-test",
     handlers,
     batchSize: options.batchSize ?? 10,
+    ...(options.batchingWindowMs === undefined ? {} : { batchingWindowMs: options.batchingWindowMs }),
     functionTimeoutMs: options.functionTimeoutMs ?? 10_000,
     waitTimeSeconds: 1,
     ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
@@ -152,6 +154,43 @@ describe("SqsEventSource", () => {
       inFlight: 0,
       delayed: 0,
     });
+  });
+
+  it("gathers up to 100 records into one invocation within the batching window, and deletes them all", async () => {
+    const resources = await freshQueue();
+    const bodies = Array.from({ length: 45 }, (_, index) => `b${index}`);
+    await sendBodies(clients.sqs, resources.queueUrl, bodies);
+    const events: SQSEvent[] = [];
+    const handler: SqsBatchHandler = async (event) => {
+      events.push(event);
+    };
+    startSource(resources, [handler], { batchSize: 100, batchingWindowMs: 1_000 });
+
+    await until(() => events.flatMap((event) => event.Records).length >= 45, "all 45 records");
+    await until(async () => (await queueDepth(clients.sqs, resources.queueUrl)).inFlight === 0, "deletes");
+
+    expect(events[0]?.Records).toHaveLength(45); // more than one receive's 10, in one invocation
+    expect(await queueDepth(clients.sqs, resources.queueUrl)).toEqual({
+      visible: 0,
+      inFlight: 0,
+      delayed: 0,
+    });
+  });
+
+  it("refuses more than 10 records an invocation without a batching window, as Lambda does", () => {
+    expect(
+      () =>
+        new SqsEventSource({
+          sqs: clients.sqs,
+          queueUrl: "http://127.0.0.1/q",
+          queueArn: "arn:aws:sqs:us-east-1:000000000000:q",
+          region: LOCAL_REGION,
+          functionName: "enricher-test",
+          handlers: [async () => undefined],
+          batchSize: 11,
+          functionTimeoutMs: 1_000,
+        }),
+    ).toThrow(/batching window/);
   });
 
   it("never runs more invocations at once than its maximum concurrency", async () => {

@@ -150,6 +150,42 @@ describe("parseRunnerOptions", () => {
     expect(parseError([], { AWS_ENDPOINT_URL: "not a url" }).message).toContain("AWS_ENDPOINT_URL");
   });
 
+  it("names CORTEX_API_URL when it breaks the client's rule: https, or http only to a loopback host", () => {
+    const message = parseError([], { ...tenantEnv, CORTEX_API_URL: "http://example.com" }).message;
+    expect(message).toMatch(/^CORTEX_API_URL: Cortex base URL must use https/);
+    expect(message).not.toContain("s3cr3t");
+    // A stand-alone emulator (npm run emulator) on loopback is still allowed.
+    const local = parseRunnerOptions([], { ...tenantEnv, CORTEX_API_URL: "http://127.0.0.1:8080" });
+    expect(local.cortex).toMatchObject({ kind: "tenant", url: "http://127.0.0.1:8080" });
+  });
+
+  it("names the flag for a negative number, for every numeric flag, rather than Node's 'ambiguous'", () => {
+    const numericFlags = [
+      "--poll-interval",
+      "--batch-size",
+      "--max-concurrency",
+      "--function-timeout",
+      "--visibility-timeout",
+      "--max-receive-count",
+      "--budget-per-minute",
+      "--alerts-limit",
+      "--lookback-minutes",
+      "--seed",
+      "--incidents",
+      "--live-interval",
+    ];
+    for (const flag of numericFlags) {
+      for (const value of ["-1", "-0.5"]) {
+        const message = parseError([flag, value]).message;
+        expect(message, `${flag} ${value}`).toContain(flag);
+        expect(message, `${flag} ${value}`).not.toContain("ambiguous");
+      }
+    }
+    // The joined form keeps working, and a dash-leading non-number is still a flag.
+    expect(parseError(["--budget-per-minute=-1"]).message).toContain("--budget-per-minute");
+    expect(parseError(["--out", "--once"]).message).toContain("ambiguous");
+  });
+
   it("refuses emulator-only flags with a real tenant instead of silently ignoring them", () => {
     expect(parseError(["--incidents", "3"], tenantEnv).message).toContain(
       "--seed, --incidents, --live-interval and --late-listing",

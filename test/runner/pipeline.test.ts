@@ -5,12 +5,14 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
+import { EnricherMetric, METRICS_NAMESPACE } from "../../functions/shared/metric-names.ts";
 import {
   type EmbeddedAwsEndpoint,
   LOCAL_REGION,
@@ -20,6 +22,7 @@ import {
 import { ApiActivity } from "../../local/runner/api-activity.ts";
 import { type LocalResources, provisionLocalResources } from "../../local/runner/aws-resources.ts";
 import type { SqsBatchHandler } from "../../local/runner/event-source.ts";
+import { MetricTally } from "../../local/runner/metric-tally.ts";
 import { type PipelineDeps, type PollRunReport, runPipeline } from "../../local/runner/pipeline.ts";
 import type { StatusSnapshot, StatusView } from "../../local/runner/status.ts";
 
@@ -363,5 +366,66 @@ describe("runPipeline", () => {
     expect(summary.enriched + summary.left_in_queue).toBe(6);
     expect(summary.exit_code).toBe(0);
     expect(run.view.events.some((line) => line.startsWith("stopping: no more polls"))).toBe(true);
+  });
+
+  it("--once stopped by Ctrl-C with versions still queued does not exit 0, and says how many it left", async () => {
+    const resources = await freshResources({ visibilityTimeoutSeconds: 30 });
+    const api = new ApiActivity();
+    const stop = new AbortController();
+    const enricher = standInEnricher(resources, api, 300);
+    let invocations = 0;
+    const run = deps(
+      resources,
+      {
+        poll: standInPoller(
+          resources,
+          Array.from({ length: 6 }, (_, index) => ({ incident_id: String(index), severity: "low" })),
+        ),
+        handler: async (event, context) => {
+          invocations += 1;
+          if (invocations === 1) setTimeout(() => stop.abort(), 100);
+          return enricher(event, context);
+        },
+        api,
+      },
+      { once: true, stopSignal: stop.signal },
+    );
+    const summary = await runPipeline(run);
+
+    expect(summary.left_in_queue).toBeGreaterThan(0);
+    expect(summary.exit_code).toBe(3);
+    expect(summary.problem).toContain(
+      `--once stopped with ${summary.left_in_queue} incident version(s) still queued`,
+    );
+  });
+
+  it("--once counts the versions the enricher recorded as not found, from its own metric, and exits 3", async () => {
+    const resources = await freshResources();
+    const api = new ApiActivity();
+    const tally = new MetricTally();
+    const metrics = tally.watch(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "enricher-test" }));
+    const archiving = standInEnricher(resources, api);
+    const run = deps(
+      resources,
+      {
+        poll: standInPoller(resources, [
+          { incident_id: "1", severity: "low" },
+          { incident_id: "gone", severity: "high" },
+        ]),
+        // As the enricher does for a not-found answer get_incidents confirms: count it, acknowledge it.
+        handler: async (event, context) => {
+          const gone = event.Records.filter((r) => (JSON.parse(r.body) as Incident).incident_id === "gone");
+          metrics.addMetric(EnricherMetric.IncidentNotFound, MetricUnit.Count, gone.length);
+          metrics.clearMetrics();
+          return archiving({ Records: event.Records.filter((r) => !gone.includes(r)) }, context);
+        },
+        api,
+      },
+      { enricherMetrics: tally },
+    );
+    const summary = await runPipeline(run);
+
+    expect(summary).toMatchObject({ archived: 1, not_found: 1, left_in_queue: 0, exit_code: 3 });
+    expect(summary.problem).toContain("1 queued version(s) were not archived");
   });
 });

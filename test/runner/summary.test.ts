@@ -27,11 +27,13 @@ const clean: SummaryInput = {
     throttled: 1,
     poll_runs: 1,
     left_in_queue: 0,
+    not_found: 0,
   },
   archiveDir: "/tmp/incident-archive",
   durationMs: 73_456.4,
   accessProblem: undefined,
   failure: undefined,
+  once: true,
 };
 
 describe("run summary", () => {
@@ -61,6 +63,29 @@ describe("run summary", () => {
   it("exits 1 with the failure's own words when the run could not finish", () => {
     const summary = buildSummary({ ...clean, failure: "The poller failed 3 times in a row." });
     expect(summary).toMatchObject({ exit_code: 1, problem: "The poller failed 3 times in a row." });
+  });
+
+  it("does not exit 0 when --once stops with versions still queued, and says how many it left", () => {
+    const stopped = buildSummary({ ...clean, counts: { ...clean.counts, left_in_queue: 4 } });
+    expect(stopped.exit_code).toBe(3);
+    expect(stopped.problem).toContain("--once stopped with 4 incident version(s) still queued");
+    // A continuous run stopped with Ctrl-C leaves its queue on purpose.
+    expect(
+      buildSummary({ ...clean, once: false, counts: { ...clean.counts, left_in_queue: 4 } }),
+    ).toMatchObject({ exit_code: 0, problem: null });
+  });
+
+  it("counts versions that end as not found, and does not exit 0 for them", () => {
+    const summary = buildSummary({ ...clean, counts: { ...clean.counts, not_found: 2 } });
+    expect(summary).toMatchObject({ not_found: 2, exit_code: 3 });
+    expect(summary.problem).toContain(
+      "2 queued version(s) were not archived: the Cortex API says the incident does not exist",
+    );
+    expect(formatSummary(summary)).toContain("left in queue 0, not found 2");
+    // A failure outranks it.
+    expect(
+      buildSummary({ ...clean, failure: "x", counts: { ...clean.counts, not_found: 2 } }).exit_code,
+    ).toBe(1);
   });
 
   it("prints every count a user checks, and the problem last", () => {

@@ -94,6 +94,7 @@ describe("time to alert in the local runner", () => {
       throttled: 0,
       poll_runs: 1,
       left_in_queue: 0,
+      not_found: 0,
     };
     const summary = buildSummary({
       counts,
@@ -101,6 +102,7 @@ describe("time to alert in the local runner", () => {
       durationMs: 1,
       accessProblem: undefined,
       failure: undefined,
+      once: true,
       timesToAlertMs: values,
     });
     expect(summary.time_to_alert).toEqual({ count: 20, p50_ms: 10_000, p95_ms: 19_000, max_ms: 20_000 });

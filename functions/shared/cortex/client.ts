@@ -105,7 +105,11 @@ function isLoopback(hostname: string): boolean {
   );
 }
 
-function validateBaseUrl(baseUrl: string): URL {
+/**
+ * The one rule for a Cortex base URL: https, or plain http only to a loopback host (the emulator), and no
+ * credentials in it. Throws CortexConfigurationError; the runner calls it before anything starts.
+ */
+export function validateCortexBaseUrl(baseUrl: string): URL {
   let url: URL;
   try {
     url = new URL(baseUrl);
@@ -145,7 +149,7 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
   readonly #observer: ((event: CortexAttemptEvent) => void) | undefined;
 
   constructor(config: CortexClientConfig<P>) {
-    this.#base = validateBaseUrl(config.baseUrl);
+    this.#base = validateCortexBaseUrl(config.baseUrl);
     if (!isCortexProduct(config.product)) {
       throw new CortexConfigurationError(
         `Cortex product must be one of ${CORTEX_PRODUCTS.join(", ")}, got "${String(config.product)}"`,

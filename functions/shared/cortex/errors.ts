@@ -300,7 +300,7 @@ export function errorFromTransport(
   if (timedOut || TIMEOUT_CODES.has(code)) {
     return new CortexApiError(
       "timeout",
-      `Cortex API did not answer ${path} on ${host} within ${timeoutMs} ms: retried; if it persists, check network egress to the tenant.`,
+      `Cortex API did not answer ${path} on ${host} within ${timeoutMs} ms; if it persists, check network egress to the tenant.`,
       { path, cause: error },
     );
   }
@@ -312,9 +312,10 @@ export function errorFromTransport(
   );
 }
 
-/** The same error, recording how many attempts were made before giving up. */
+/** The same error, recording how many attempts were made before giving up (the message says so only when it was retried). */
 export function withAttempts(error: CortexApiError, attempts: number): CortexApiError {
-  return new CortexApiError(error.kind, error.message, {
+  const message = attempts > 1 ? `${error.message} (gave up after ${attempts} attempts)` : error.message;
+  return new CortexApiError(error.kind, message, {
     status: error.status,
     path: error.path,
     serverMessage: error.serverMessage,

@@ -29,6 +29,15 @@ export const SEVERITY_RANK: Readonly<Record<IncidentSeverity, number>> = Object.
 ) as Record<IncidentSeverity, number>;
 
 // Newer Cortex data (cases, rules, audit) spells severities SEV_010_INFO ... SEV_090_UNKNOWN.
+/** Each severity in the platform's spelling (API-FACTS "the move to cases"); the emulator serves them on request. */
+export const PLATFORM_SEVERITY_CODES: Readonly<Record<IncidentSeverity, string>> = {
+  informational: "SEV_010_INFO",
+  low: "SEV_020_LOW",
+  medium: "SEV_030_MEDIUM",
+  high: "SEV_040_HIGH",
+  critical: "SEV_050_CRITICAL",
+  unknown: "SEV_090_UNKNOWN",
+};
 const SEV_CODE = /^sev_\d{3}_([a-z]+)$/;
 const SEVERITY_ALIASES: Readonly<Record<string, IncidentSeverity>> = { info: "informational" };
 
@@ -43,6 +52,14 @@ export function normalizeSeverity(value: unknown): IncidentSeverity | undefined 
   const name = SEV_CODE.exec(lower)?.[1] ?? lower;
   const severity = SEVERITY_ALIASES[name] ?? name;
   return isIncidentSeverity(severity) ? severity : undefined;
+}
+
+/** The values of a severity and a manual severity that name none the pipeline knows (an empty manual one is "not set"). */
+export function unrankedSeverities(severity: unknown, manualSeverity?: unknown): string[] {
+  const given = [severity, manualSeverity].filter(
+    (value, index) => index === 0 || (typeof value === "string" && value.trim() !== ""),
+  );
+  return given.filter((value) => normalizeSeverity(value) === undefined).map((value) => String(value));
 }
 
 /**

@@ -74,6 +74,19 @@ describe("retries", () => {
     expect(fake.requests).toHaveLength(3);
   });
 
+  it("says it retried only when it did: a timeout after one attempt, and after three", async () => {
+    const fake = await serve([{ hang: true }]);
+    const once = testClient(fake.url, { maxAttempts: 1, requestTimeoutMs: 100 }).client;
+    const single = (await once.getIncidents({}).catch((e: unknown) => e)) as CortexApiError;
+    await once.close();
+    expect(isCortexError(single, "timeout")).toBe(true);
+    expect(single.message).not.toMatch(/retried|attempts/);
+    const thrice = testClient(fake.url, { maxAttempts: 3, requestTimeoutMs: 100 }).client;
+    const retried = (await thrice.getIncidents({}).catch((e: unknown) => e)) as CortexApiError;
+    await thrice.close();
+    expect(retried.message).toMatch(/\(gave up after 3 attempts\)$/);
+  });
+
   it("does not retry other 4xx", async () => {
     for (const status of [400, 401, 402, 403, 404, 422]) {
       const fake = await serve([{ status, json: { reply: {} } }, ok]);
