@@ -29,7 +29,10 @@ export interface ApiBudgetResult {
 }
 
 /** Sums the wall time of every invocation (what Lambda bills) of a handler. */
-function timed(handler: SqsBatchHandler, totals: { ms: number; invocations: number }): SqsBatchHandler {
+export function timed(
+  handler: SqsBatchHandler,
+  totals: { ms: number; invocations: number },
+): SqsBatchHandler {
   return async (event, context) => {
     const started = performance.now();
     try {

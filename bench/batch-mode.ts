@@ -4,8 +4,8 @@
 // the sustained rate, and the run's own counts feed benchmark 5's cost formulas.
 import type { EnricherMode } from "../functions/shared/lambda-environment.ts";
 import { enricherSizing } from "../lib/config.ts";
-import type { SqsBatchHandler } from "../local/runner/event-source.ts";
 import { PipelineHarness } from "../test/e2e/pipeline-harness.ts";
+import { timed } from "./api-budget.ts";
 import { costPerMillionVersions } from "./cost.ts";
 import type { BenchTable } from "./report.ts";
 
@@ -34,18 +34,6 @@ interface ModeRun {
   physicalLimit: number;
   costWithoutDeliveries: number;
   deliveriesPerMillion: number;
-}
-
-function timed(handler: SqsBatchHandler, totals: { ms: number; invocations: number }): SqsBatchHandler {
-  return async (event, context) => {
-    const started = performance.now();
-    try {
-      return await handler(event, context);
-    } finally {
-      totals.ms += performance.now() - started;
-      totals.invocations += 1;
-    }
-  };
 }
 
 /** min(100 x batch budget, single budget / share of large incidents) in batch mode; the single budget otherwise. */

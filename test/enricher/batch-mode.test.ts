@@ -1,7 +1,7 @@
 // Batch enrichment against the Cortex tenant emulator (real HTTP on 127.0.0.1, through the project's
 // Cortex client) and the embedded AWS endpoint, on one VirtualTime: both extra-data endpoints enforce
 // their 10-per-minute budgets on it, so a 300-incident backlog plays out in virtual minutes.
-import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, PurgeQueueCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createEnricherHandler, type EnricherDependencies } from "../../functions/enricher/create-handler.ts";
@@ -17,6 +17,8 @@ import {
 import {
   type AwsFixture,
   acknowledge,
+  archivePrefix,
+  busiestWindow,
   drainNotifications,
   enricherDependencies,
   invocationContext,
@@ -41,6 +43,7 @@ const TIMEOUT_MS = 192_000;
 let aws: AwsFixture;
 let emulator: CortexEmulator;
 let cortex: CortexClient;
+let priorityQueueUrl: string;
 const time = new VirtualTime();
 
 beforeAll(async () => {
@@ -54,6 +57,8 @@ beforeAll(async () => {
       batchExtraData: { requests: BUDGET, windowMs: WINDOW_MS },
     },
   });
+  const created = await aws.sqs.send(new CreateQueueCommand({ QueueName: `batch-priority-${process.pid}` }));
+  priorityQueueUrl = created.QueueUrl ?? "";
   const key = emulator.keys.standard;
   cortex = new CortexClient({
     baseUrl: emulator.url,
@@ -75,6 +80,7 @@ afterAll(async () => {
 beforeEach(async () => {
   emulator.control.clearFaults();
   await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.queueUrl }));
+  await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: priorityQueueUrl }));
   await drainNotifications(aws);
   await time.sleep(WINDOW_MS); // a fresh budget window, whatever earlier tests spent
 });
@@ -138,23 +144,6 @@ function requestsTo(endpoint: string, incidents?: readonly EmulatedIncident[]) {
   });
 }
 
-/** The most calls of `endpoint` the tenant accepted within any one budget window. */
-function busiestWindow(endpoint: string): number {
-  const accepted = requestsTo(endpoint)
-    .filter((request) => request.status !== 429)
-    .map((request) => request.time);
-  return Math.max(
-    0,
-    ...accepted.map((start) => accepted.filter((t) => t >= start && t < start + WINDOW_MS).length),
-  );
-}
-
-function archivePrefix(incident: { incident_id: string; creation_time: number }): string {
-  const created = new Date(incident.creation_time);
-  const day = `${created.getUTCFullYear()}/${String(created.getUTCMonth() + 1).padStart(2, "0")}/${String(created.getUTCDate()).padStart(2, "0")}`;
-  return `incidents/${day}/${incident.incident_id}/`;
-}
-
 async function archivedAlerts(incident: EmulatedIncident) {
   const keys = await listKeys(aws, archivePrefix(incident));
   expect(keys).toEqual([`${archivePrefix(incident)}${incident.modification_time}.json.gz`]);
@@ -195,8 +184,8 @@ describe("batch enrichment against the Cortex emulator", () => {
     expect(requestsTo(SINGLE, large).filter((request) => request.status === 200)).toHaveLength(9);
     expect(recorded.total(EnricherMetric.ArchivedPartial)).toBe(9);
     expect(emulator.control.requests().filter((request) => request.status === 429)).toEqual([]);
-    expect(busiestWindow(BATCH)).toBeLessThanOrEqual(BUDGET);
-    expect(busiestWindow(SINGLE)).toBeLessThanOrEqual(BUDGET);
+    expect(busiestWindow(requestsTo(BATCH), WINDOW_MS)).toBeLessThanOrEqual(BUDGET);
+    expect(busiestWindow(requestsTo(SINGLE), WINDOW_MS)).toBeLessThanOrEqual(BUDGET);
     const notified = (await drainNotifications(aws)).map(
       (notification) => notification.attributes.incident_id,
     );
@@ -243,7 +232,46 @@ describe("batch enrichment against the Cortex emulator", () => {
     expect(requestsTo(BATCH).filter((request) => request.status === 404).length).toBe(1); // asked once, remembered
     expect(recorded.total(EnricherMetric.BatchEndpointUnavailable)).toBe(1);
     expect(recorded.total(EnricherMetric.Requeued)).toBeGreaterThan(0); // 24 do not fit one invocation's single slots
-    expect(busiestWindow(SINGLE)).toBeLessThanOrEqual(BUDGET);
+    expect(busiestWindow(requestsTo(SINGLE), WINDOW_MS)).toBeLessThanOrEqual(BUDGET);
+  });
+
+  it("puts a critical hint first into the next batch call: announced before the backlog ahead of it is archived", async () => {
+    const { handler } = enricher({ priorityQueueUrl });
+    const backlog = emulator.control.addIncidents(
+      Array.from({ length: 250 }, () => ({ severity: "low", alert_count: 2 })),
+    );
+    await sendVersions(aws, backlog.map(messageFor));
+    const [critical] = emulator.control.addIncidents([{ severity: "critical", alert_count: 2 }]);
+    if (critical === undefined) throw new Error("no incident");
+    // The poller queues the critical version behind the backlog and hints it on the priority queue.
+    await sendVersions(aws, [messageFor(critical)]);
+    await aws.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: priorityQueueUrl,
+        Entries: [{ Id: "0", MessageBody: JSON.stringify(messageFor(critical)) }],
+      }),
+    );
+
+    // One invocation: its 100 messages are backlog (the queue hands them out oldest first).
+    const event = await receiveBatch(300);
+    expect(event.Records.map((record) => JSON.parse(record.body).incident_id)).not.toContain(
+      critical.incident_id,
+    );
+    const response = await time.run(() => handler(event, invocationContext(time.now, TIMEOUT_MS)));
+    await acknowledge(aws, event, response);
+
+    const notified = (await drainNotifications(aws)).map(
+      (notification) => notification.attributes.incident_id,
+    );
+    expect(notified).toEqual([critical.incident_id]);
+    const [firstCall] = requestsTo(BATCH, [critical]);
+    const askedFirst =
+      (firstCall?.requestData as { filters?: { value: string[] }[] } | undefined)?.filters?.[0]?.value ?? [];
+    expect(askedFirst[0]).toBe(critical.incident_id);
+    expect(askedFirst).toHaveLength(100); // the hint took one of the call's 100 places, not an extra call
+    let archivedBacklog = 0;
+    for (const incident of backlog) archivedBacklog += (await listKeys(aws, archivePrefix(incident))).length;
+    expect(archivedBacklog).toBeLessThan(backlog.length);
   });
 
   it("fails the messages in batch mode on a tenant without the endpoint, saying to change the mode", async () => {

@@ -22,6 +22,7 @@ import {
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { vi } from "vitest";
 import type { EnricherDependencies } from "../../functions/enricher/create-handler.ts";
+import { archiveKey } from "../../functions/shared/archive.ts";
 import type {
   CallOptions,
   ExtraDataResult,
@@ -455,4 +456,21 @@ export class VirtualTime {
     this.#now = Math.max(this.#now, next.at);
     next.resolve();
   }
+}
+
+/** The archive folder of an incident's versions: the key contract up to the file name. */
+export function archivePrefix(incident: { incident_id: string; creation_time: number }): string {
+  return archiveKey(incident.incident_id, incident.creation_time, 0).replace(/0\.json\.gz$/, "");
+}
+
+/** The most requests accepted within any one window of `windowMs` (429s left out): a budget's real use. */
+export function busiestWindow(
+  requests: readonly { time: number; status?: number }[],
+  windowMs: number,
+): number {
+  const accepted = requests.filter((request) => request.status !== 429).map((request) => request.time);
+  return Math.max(
+    0,
+    ...accepted.map((start) => accepted.filter((t) => t >= start && t < start + windowMs).length),
+  );
 }
