@@ -57,6 +57,13 @@ describe("status view", () => {
     expect(renderStatusLine(batching)).toContain("api_budget=6/10/min batch_budget=2/10/min");
   });
 
+  it("counts the change events written with --events-out, and says nothing of them without it", () => {
+    expect(renderStatusBlock({ ...status, events: 4 }).join("\n")).toMatch(/notified\s+2\s+events\s+4/);
+    expect(renderStatusLine({ ...status, events: 4 })).toContain("notified=2 events=4 failed=1");
+    expect(renderStatusBlock(status).join("\n")).not.toContain("events");
+    expect(renderStatusLine(status)).not.toContain("events");
+  });
+
   it("shows every number the user watches in the block", () => {
     const text = renderStatusBlock(status).join("\n");
     for (const expected of [
