@@ -43,7 +43,8 @@ interface Warning {
   details: Record<string, unknown>;
 }
 
-async function setup(backlog: number) {
+/** `msPerRequest`: how much of the injected clock each API request takes. */
+async function setup(backlog: number, msPerRequest = 100) {
   let t = START;
   const clock = {
     now: () => t,
@@ -67,8 +68,7 @@ async function setup(backlog: number) {
     },
     now: clock.now,
     sleep: async () => {},
-    // Each request takes 100 ms of the injected clock.
-    observer: () => clock.advance(100),
+    observer: () => clock.advance(msPerRequest),
   });
   cleanups.push(async () => {
     await client.close();
@@ -250,7 +250,9 @@ describe("poller: the late-arrival window", () => {
   }, 60_000);
 
   it("loses no late version when runs stop early at their time budget or crash between send and save", async () => {
-    const s = await setup(300);
+    // A second a request, so a budget of a few requests is seconds long: the client caps each request's
+    // real timeout at the time left, and a loaded machine must not turn that into a timeout.
+    const s = await setup(300, 1_000);
     const ids = s.emulator.control.incidents().map((i) => i.incident_id);
     const stream = streamChanges(s, ids.slice(10), 30);
     await s.poll(10 * MINUTE);
@@ -278,7 +280,7 @@ describe("poller: the late-arrival window", () => {
         s.pipeline.s3.middlewareStack.remove("crashOnCursorWrite");
       } else if (tick % 4 === 0) {
         // A budget of about three requests: the run stops early, in the new versions or in the window.
-        const run = await s.poll(1_350);
+        const run = await s.poll(4_500);
         stoppedEarly += run.stoppedEarly ? 1 : 0;
       } else {
         await s.poll();
