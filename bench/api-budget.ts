@@ -6,8 +6,8 @@
 import { paceInterval } from "../functions/shared/pacing.ts";
 import { enricherSizing } from "../lib/config.ts";
 import type { RequestLogEntry } from "../local/emulator/index.ts";
+import { PipelineHarness } from "../local/pipeline-harness.ts";
 import type { SqsBatchHandler } from "../local/runner/event-source.ts";
-import { PipelineHarness } from "../test/e2e/pipeline-harness.ts";
 import { type BenchTable, median } from "./report.ts";
 
 const BACKLOG = 200;

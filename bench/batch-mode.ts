@@ -4,7 +4,7 @@
 // the sustained rate, and the run's own counts feed benchmark 5's cost formulas.
 import type { EnricherMode } from "../functions/shared/lambda-environment.ts";
 import { enricherSizing } from "../lib/config.ts";
-import { PipelineHarness } from "../test/e2e/pipeline-harness.ts";
+import { PipelineHarness } from "../local/pipeline-harness.ts";
 import { timed } from "./api-budget.ts";
 import { costPerMillionVersions } from "./cost.ts";
 import type { BenchTable } from "./report.ts";

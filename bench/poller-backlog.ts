@@ -1,7 +1,7 @@
 // Benchmark 4: one poller run enqueueing a 10,000-incident backlog: wall time, get_incidents pages, and
 // SQS calls per incident against the floor of one SendMessageBatch per 10 messages.
 
-import { PipelineHarness } from "../test/e2e/pipeline-harness.ts";
+import { PipelineHarness } from "../local/pipeline-harness.ts";
 import type { BenchTable } from "./report.ts";
 
 const BACKLOG = 10_000;

@@ -8,9 +8,9 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { createPollerHandler } from "../functions/poller/create-handler.ts";
 import { createPollLoop } from "../functions/poller/poll-loop.ts";
+import { PipelineHarness, quietPowertools } from "../local/pipeline-harness.ts";
 import { SqsEventSource } from "../local/runner/event-source.ts";
 import { percentile } from "../local/runner/summary.ts";
-import { PipelineHarness, quietPowertools } from "../test/e2e/pipeline-harness.ts";
 import { BenchmarkError, type BenchTable, renderConsoleTable } from "./report.ts";
 
 /** Every duration divided by this; measured times multiplied back by it. */

@@ -9,7 +9,9 @@ import { isWriteConflict } from "./s3-errors.ts";
 const gzip = promisify(gzipCallback);
 
 export const ARCHIVE_PREFIX = "incidents/";
-export const QUARANTINE_PREFIX = "state/quarantine/";
+/** Everything the pipeline keeps besides the archive: cursor, per-incident state, quarantine, backfill jobs. */
+export const STATE_PREFIX = "state/";
+export const QUARANTINE_PREFIX = `${STATE_PREFIX}quarantine/`;
 
 /** S3 user metadata travels as HTTP headers: keep it short and printable ASCII. */
 const METADATA_VALUE_MAX = 256;

@@ -6,10 +6,11 @@
 // with the cursor so the two never disagree.
 import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
+import { STATE_PREFIX } from "./archive.ts";
 import type { IncidentCursor } from "./cortex/api.ts";
 import { type JsonMerge, S3JsonStore } from "./s3-json-store.ts";
 
-export const CURSOR_KEY = "state/cursor.json";
+export const CURSOR_KEY = `${STATE_PREFIX}cursor.json`;
 export const CURSOR_FORMAT_VERSION = 1;
 
 const storedCursorSchema = z.looseObject({

@@ -5,11 +5,11 @@
 // (s3-json-store.ts) so two concurrent enrichers cannot overwrite each other.
 import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { keySegment } from "./archive.ts";
+import { keySegment, STATE_PREFIX } from "./archive.ts";
 import { incidentDigestSchema } from "./notification.ts";
 import { S3JsonStore } from "./s3-json-store.ts";
 
-export const INCIDENT_STATE_PREFIX = "state/incidents/";
+export const INCIDENT_STATE_PREFIX = `${STATE_PREFIX}incidents/`;
 
 const incidentStateSchema = z.looseObject({
   incident_id: z.string(),

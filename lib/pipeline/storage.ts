@@ -2,7 +2,7 @@
 import { Duration } from "aws-cdk-lib";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import type { Construct } from "constructs";
-import { ARCHIVE_PREFIX, QUARANTINE_PREFIX } from "../../functions/shared/archive.ts";
+import { ARCHIVE_PREFIX, QUARANTINE_PREFIX, STATE_PREFIX } from "../../functions/shared/archive.ts";
 import { CURSOR_KEY } from "../../functions/shared/cursor.ts";
 import { INCIDENT_STATE_PREFIX } from "../../functions/shared/incident-state.ts";
 import type { PipelineConfig } from "../config.ts";
@@ -14,6 +14,7 @@ export const ArchiveKeys = {
   incidentState: INCIDENT_STATE_PREFIX,
   incidents: ARCHIVE_PREFIX,
   quarantine: QUARANTINE_PREFIX,
+  state: STATE_PREFIX,
 } as const;
 
 export class ArchiveStorage {
@@ -53,7 +54,7 @@ export class ArchiveStorage {
         {
           // The cursor is rewritten every run: keep a week of old versions for recovery, not forever.
           id: "expire-old-state-versions",
-          prefix: "state/",
+          prefix: ArchiveKeys.state,
           noncurrentVersionExpiration: Duration.days(7),
         },
         { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: Duration.days(1) },

@@ -16,31 +16,41 @@ export class PipelineTopics {
 
   /** Built in the pipeline's own scope, so the topics (and their confirmed subscriptions) keep their logical IDs. */
   constructor(scope: Construct, config: PipelineConfig) {
-    this.incidentTopicKey = config.incidentTopicKmsKeyArn
-      ? kms.Key.fromKeyArn(scope, "IncidentTopicKey", config.incidentTopicKmsKeyArn)
-      : undefined;
-    this.incidentTopic = new sns.Topic(scope, "IncidentTopic", {
-      ...secureTopicProps(),
+    const incident = subscribedTopic(scope, "IncidentTopic", {
       displayName: "Cortex incidents",
-      masterKey: this.incidentTopicKey,
+      kmsKeyArn: config.incidentTopicKmsKeyArn,
+      emails: config.notificationEmails,
+      smsNumbers: config.notificationSmsNumbers,
     });
-    for (const email of config.notificationEmails) {
-      this.incidentTopic.addSubscription(new subscriptions.EmailSubscription(email));
-    }
-    for (const phone of config.notificationSmsNumbers) {
-      this.incidentTopic.addSubscription(new subscriptions.SmsSubscription(phone));
-    }
-
-    this.operationsTopicKey = config.operationsTopicKmsKeyArn
-      ? kms.Key.fromKeyArn(scope, "OperationsTopicKey", config.operationsTopicKmsKeyArn)
-      : undefined;
-    this.operationsTopic = new sns.Topic(scope, "OperationsTopic", {
-      ...secureTopicProps(),
+    this.incidentTopic = incident.topic;
+    this.incidentTopicKey = incident.key;
+    const operations = subscribedTopic(scope, "OperationsTopic", {
       displayName: "Cortex incident export operations",
-      masterKey: this.operationsTopicKey,
+      kmsKeyArn: config.operationsTopicKmsKeyArn,
+      emails: config.operationsEmails,
+      smsNumbers: [],
     });
-    for (const email of config.operationsEmails) {
-      this.operationsTopic.addSubscription(new subscriptions.EmailSubscription(email));
-    }
+    this.operationsTopic = operations.topic;
+    this.operationsTopicKey = operations.key;
   }
+}
+
+interface TopicOptions {
+  displayName: string;
+  kmsKeyArn: string | undefined;
+  emails: readonly string[];
+  smsNumbers: readonly string[];
+}
+
+/** A secure topic `<id>` (its key `<id>Key` when an ARN is given) with its email and SMS subscriptions. */
+function subscribedTopic(scope: Construct, id: string, options: TopicOptions) {
+  const key = options.kmsKeyArn ? kms.Key.fromKeyArn(scope, `${id}Key`, options.kmsKeyArn) : undefined;
+  const topic = new sns.Topic(scope, id, {
+    ...secureTopicProps(),
+    displayName: options.displayName,
+    masterKey: key,
+  });
+  for (const email of options.emails) topic.addSubscription(new subscriptions.EmailSubscription(email));
+  for (const phone of options.smsNumbers) topic.addSubscription(new subscriptions.SmsSubscription(phone));
+  return { topic, key };
 }

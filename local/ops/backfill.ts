@@ -7,7 +7,7 @@ import { setTimeout as sleepFor } from "node:timers/promises";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { enqueueIncidentVersions } from "../../functions/poller/enqueue.ts";
-import { archiveKey } from "../../functions/shared/archive.ts";
+import { archiveKey, STATE_PREFIX } from "../../functions/shared/archive.ts";
 import type {
   IncidentCursor,
   IncidentFilterInput,
@@ -21,7 +21,7 @@ import { BackfillProgress } from "./progress.ts";
 import type { OpsTarget } from "./target.ts";
 import { iso } from "./text.ts";
 
-export const BACKFILL_PREFIX = "state/backfill/";
+export const BACKFILL_PREFIX = `${STATE_PREFIX}backfill/`;
 const DEFAULT_CALLS_PER_SECOND = 1;
 const HEAD_CONCURRENCY = 10;
 

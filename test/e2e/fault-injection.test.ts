@@ -11,10 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SEVERITY_RANK, severityRank } from "../../functions/shared/cortex/vocabulary.ts";
 import { ConditionalWrites } from "../../local/conditional-writes.ts";
 import type { IncidentVersion } from "../../local/emulator/index.ts";
+import {
+  type ArchivedObject,
+  PipelineHarness,
+  type ReceivedNotification,
+} from "../../local/pipeline-harness.ts";
 import type { LocalLambdaContext, SqsBatchHandler } from "../../local/runner/event-source.ts";
 import type { PollRunReport } from "../../local/runner/pipeline.ts";
 import type { RunSummary } from "../../local/runner/summary.ts";
-import { type ArchivedObject, PipelineHarness, type ReceivedNotification } from "./pipeline-harness.ts";
 
 /** When get_incidents first lists a version (the lateListing fault delays some). */
 const listedAt = (version: IncidentVersion) => version.modification_time + (version.listing_delay_ms ?? 0);

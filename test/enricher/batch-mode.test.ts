@@ -17,20 +17,17 @@ import {
 import {
   type AwsFixture,
   acknowledge,
-  archivePrefix,
-  busiestWindow,
   drainNotifications,
-  enricherDependencies,
-  invocationContext,
   listKeys,
   readObject,
   receiveEvent,
-  recordingMetrics,
   sendVersions,
   startAws,
-  VirtualTime,
-  versionMessage,
-} from "./fixtures.ts";
+} from "../support/aws.ts";
+import { VirtualTime } from "../support/clock.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
+import { recordingMetrics } from "../support/powertools.ts";
+import { archivePrefix, busiestWindow, enricherDependencies, versionMessage } from "./fixtures.ts";
 
 const SINGLE = "get_incident_extra_data";
 const BATCH = "get_multiple_incidents_extra_data";
@@ -122,7 +119,7 @@ async function drain(handler: ReturnType<typeof enricher>["handler"]) {
   for (; invocations < 40; invocations++) {
     const event = await receiveBatch(300);
     if (event.Records.length === 0) break;
-    const response = await handler(event, invocationContext(time.now, TIMEOUT_MS));
+    const response = await handler(event, lambdaContext(time.now, TIMEOUT_MS));
     await acknowledge(aws, event, response);
   }
   return invocations;
@@ -257,7 +254,7 @@ describe("batch enrichment against the Cortex emulator", () => {
     expect(event.Records.map((record) => JSON.parse(record.body).incident_id)).not.toContain(
       critical.incident_id,
     );
-    const response = await time.run(() => handler(event, invocationContext(time.now, TIMEOUT_MS)));
+    const response = await time.run(() => handler(event, lambdaContext(time.now, TIMEOUT_MS)));
     await acknowledge(aws, event, response);
 
     const notified = (await drainNotifications(aws)).map(
@@ -281,7 +278,7 @@ describe("batch enrichment against the Cortex emulator", () => {
     await sendVersions(aws, incidents.map(messageFor));
     const event = await receiveBatch(300);
 
-    const response = await time.run(() => handler(event, invocationContext(time.now, TIMEOUT_MS)));
+    const response = await time.run(() => handler(event, lambdaContext(time.now, TIMEOUT_MS)));
 
     expect(response.batchItemFailures).toHaveLength(2);
     expect(requestsTo(SINGLE, incidents)).toEqual([]);

@@ -1,26 +1,6 @@
-// Shared test fixtures for the enricher: an injected clock, realistic extra-data replies (shaped like the
-// seed page and API-FACTS), an in-memory ExtraDataSource fake, and the embedded AWS endpoint wired up
-// with a bucket, the incident queue and a topic whose notifications land in a subscriber queue.
-import { gunzipSync } from "node:zlib";
-import { Logger } from "@aws-lambda-powertools/logger";
-import { Metrics } from "@aws-lambda-powertools/metrics";
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  type S3Client,
-} from "@aws-sdk/client-s3";
-import { CreateTopicCommand, type SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { vi } from "vitest";
+// Enricher test fixtures: realistic incidents and extra-data replies (shaped like the seed page and
+// API-FACTS), an in-memory ExtraDataSource fake, and the enricher's dependencies on a test's AWS resources.
+// The clock, the Lambda context, the AWS harness and the recording metrics are test/support's.
 import type { EnricherDependencies } from "../../functions/enricher/create-handler.ts";
 import { archiveKey } from "../../functions/shared/archive.ts";
 import type {
@@ -30,29 +10,10 @@ import type {
   IncidentSummary,
 } from "../../functions/shared/cortex/api.ts";
 import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
-import { METRICS_NAMESPACE } from "../../functions/shared/metric-names.ts";
 import type { IncidentVersionMessage } from "../../functions/shared/queue-message.ts";
-import {
-  type EmbeddedAwsEndpoint,
-  localAwsClients,
-  startEmbeddedAwsEndpoint,
-} from "../../local/aws-endpoint.ts";
-
-export const BASE_TIME = Date.UTC(2026, 10, 20, 23, 59, 0); // 2026-11-20T23:59:00Z
-
-/** A clock that only moves when the code under test sleeps (or a test advances it). */
-export function fakeClock(start = BASE_TIME) {
-  let current = start;
-  return {
-    now: () => current,
-    sleep: async (ms: number) => {
-      current += Math.max(0, ms);
-    },
-    advance: (ms: number) => {
-      current += ms;
-    },
-  };
-}
+import type { AwsResources } from "../support/aws.ts";
+import { BASE_TIME } from "../support/clock.ts";
+import { silentLogger } from "../support/powertools.ts";
 
 export function incidentFields(id: string, overrides: Partial<IncidentSummary> = {}): IncidentSummary {
   return {
@@ -192,43 +153,9 @@ export class ScriptedExtraData implements ExtraDataSource {
   }
 }
 
-export function silentLogger(): Logger {
-  return new Logger({ serviceName: "enricher-test", logLevel: "SILENT" });
-}
-
-/** Powertools Metrics whose addMetric calls are recorded; nothing is flushed in tests. */
-export function recordingMetrics() {
-  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "enricher-test" });
-  const addMetric = vi.spyOn(metrics, "addMetric");
-  return {
-    metrics,
-    total(name: string): number {
-      return addMetric.mock.calls
-        .filter(([metric]) => metric === name)
-        .reduce((sum, [, , value]) => sum + value, 0);
-    },
-    values(name: string): number[] {
-      return addMetric.mock.calls.filter(([metric]) => metric === name).map(([, , value]) => value);
-    },
-  };
-}
-
-export interface AwsFixture {
-  endpoint: EmbeddedAwsEndpoint;
-  s3: S3Client;
-  sqs: SQSClient;
-  sns: SNSClient;
-  bucket: string;
-  queueUrl: string;
-  topicArn: string;
-  /** Raw-delivery subscriber of the topic: one SQS message per notification. */
-  notificationQueueUrl: string;
-  close(): Promise<void>;
-}
-
 /** The enricher's dependencies as the tests run it: this fixture's AWS resources and the documented defaults. */
 export function enricherDependencies(
-  aws: AwsFixture,
+  aws: AwsResources,
   parts: Pick<EnricherDependencies, "extraData" | "metrics" | "now" | "sleep">,
   overrides: Partial<EnricherDependencies> = {},
 ): EnricherDependencies {
@@ -243,219 +170,10 @@ export function enricherDependencies(
     budgetPerMinute: 10,
     maxConcurrency: 2,
     notifyMinSeverity: "high",
-    logger: silentLogger(),
+    logger: silentLogger("enricher-test"),
     ...parts,
     ...overrides,
   };
-}
-
-let fixtureCount = 0;
-
-export async function startAws(): Promise<AwsFixture> {
-  const endpoint = await startEmbeddedAwsEndpoint();
-  const { s3, sqs, sns } = localAwsClients(endpoint.url);
-  const suffix = `${process.pid}-${++fixtureCount}`;
-  const bucket = `archive-${suffix}`;
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const queueUrl =
-    (await sqs.send(new CreateQueueCommand({ QueueName: `incidents-${suffix}` }))).QueueUrl ?? "";
-  const notificationQueueUrl =
-    (await sqs.send(new CreateQueueCommand({ QueueName: `notifications-${suffix}` }))).QueueUrl ?? "";
-  const topicArn = (await sns.send(new CreateTopicCommand({ Name: `incidents-${suffix}` }))).TopicArn ?? "";
-  const queueArn = (
-    await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: notificationQueueUrl, AttributeNames: ["QueueArn"] }),
-    )
-  ).Attributes?.QueueArn;
-  await sns.send(
-    new SubscribeCommand({
-      TopicArn: topicArn,
-      Protocol: "sqs",
-      Endpoint: queueArn,
-      Attributes: { RawMessageDelivery: "true" },
-    }),
-  );
-  return {
-    endpoint,
-    s3,
-    sqs,
-    sns,
-    bucket,
-    queueUrl,
-    topicArn,
-    notificationQueueUrl,
-    close: async () => {
-      s3.destroy();
-      sqs.destroy();
-      sns.destroy();
-      await endpoint.close();
-    },
-  };
-}
-
-export async function sendVersions(aws: AwsFixture, bodies: readonly unknown[]): Promise<void> {
-  for (let start = 0; start < bodies.length; start += 10) {
-    await aws.sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: aws.queueUrl,
-        Entries: bodies.slice(start, start + 10).map((body, index) => ({
-          Id: String(index),
-          MessageBody: typeof body === "string" ? body : JSON.stringify(body),
-        })),
-      }),
-    );
-  }
-}
-
-/** Receives like Lambda's SQS event source does and shapes the messages as an SQSEvent. */
-export async function receiveEvent(aws: AwsFixture, max = 10, visibilityTimeout = 300): Promise<SQSEvent> {
-  const response = await aws.sqs.send(
-    new ReceiveMessageCommand({
-      QueueUrl: aws.queueUrl,
-      MaxNumberOfMessages: max,
-      VisibilityTimeout: visibilityTimeout,
-      MessageSystemAttributeNames: ["All"],
-      WaitTimeSeconds: 0,
-    }),
-  );
-  const records: SQSRecord[] = (response.Messages ?? []).map((message) => ({
-    messageId: message.MessageId ?? "",
-    receiptHandle: message.ReceiptHandle ?? "",
-    body: message.Body ?? "",
-    attributes: {
-      ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? "1",
-      SentTimestamp: message.Attributes?.SentTimestamp ?? "0",
-      SenderId: message.Attributes?.SenderId ?? "local",
-      ApproximateFirstReceiveTimestamp: message.Attributes?.ApproximateFirstReceiveTimestamp ?? "0",
-    },
-    messageAttributes: {},
-    md5OfBody: message.MD5OfBody ?? "",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:incidents",
-    awsRegion: "us-east-1",
-  }));
-  return { Records: records };
-}
-
-/** What Lambda's event source does with a partial batch response: delete everything not reported as failed. */
-export async function acknowledge(
-  aws: AwsFixture,
-  event: SQSEvent,
-  response: SQSBatchResponse,
-): Promise<void> {
-  const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
-  const done = event.Records.filter((record) => !failed.has(record.messageId));
-  for (let start = 0; start < done.length; start += 10) {
-    await aws.sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: aws.queueUrl,
-        Entries: done
-          .slice(start, start + 10)
-          .map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
-      }),
-    );
-  }
-}
-
-export async function drainNotifications(aws: AwsFixture) {
-  const received: { body: string; attributes: Record<string, string | undefined> }[] = [];
-  for (;;) {
-    const response = await aws.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: aws.notificationQueueUrl,
-        MaxNumberOfMessages: 10,
-        MessageAttributeNames: ["All"],
-        WaitTimeSeconds: 0,
-      }),
-    );
-    const messages = response.Messages ?? [];
-    if (messages.length === 0) return received;
-    for (const message of messages) {
-      received.push({
-        body: message.Body ?? "",
-        attributes: Object.fromEntries(
-          Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [name, value.StringValue]),
-        ),
-      });
-    }
-    await aws.sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: aws.notificationQueueUrl,
-        Entries: messages.map((message, index) => ({
-          Id: String(index),
-          ReceiptHandle: message.ReceiptHandle ?? "",
-        })),
-      }),
-    );
-  }
-}
-
-export async function listKeys(aws: AwsFixture, prefix: string): Promise<string[]> {
-  const response = await aws.s3.send(new ListObjectsV2Command({ Bucket: aws.bucket, Prefix: prefix }));
-  return (response.Contents ?? []).map((object) => object.Key ?? "").sort();
-}
-
-export async function readObject(aws: AwsFixture, key: string) {
-  const response = await aws.s3.send(new GetObjectCommand({ Bucket: aws.bucket, Key: key }));
-  const bytes = await response.Body?.transformToByteArray();
-  const raw = Buffer.from(bytes ?? []);
-  const body = response.ContentEncoding === "gzip" ? gunzipSync(raw).toString("utf8") : raw.toString("utf8");
-  return {
-    body,
-    contentType: response.ContentType,
-    contentEncoding: response.ContentEncoding,
-    metadata: response.Metadata ?? {},
-  };
-}
-
-/** A Lambda context whose remaining time follows the injected clock. */
-export function invocationContext(now: () => number, timeoutMs: number) {
-  const endsAt = now() + timeoutMs;
-  return { getRemainingTimeInMillis: () => endsAt - now() };
-}
-
-/**
- * Virtual time shared by the enricher, the Cortex client and the emulator, for several concurrent
- * actors: time stands still while any actor is working (real HTTP, S3, SQS) and jumps to the next
- * timer only when every running actor is asleep. Deterministic, and minutes of pacing take milliseconds.
- */
-export class VirtualTime {
-  #now: number;
-  #actors = 0;
-  #sequence = 0;
-  readonly #timers: { at: number; sequence: number; resolve: () => void }[] = [];
-
-  constructor(start = BASE_TIME) {
-    this.#now = start;
-  }
-
-  readonly now = (): number => this.#now;
-
-  readonly sleep = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      this.#timers.push({ at: this.#now + Math.max(0, ms), sequence: this.#sequence++, resolve });
-      this.#advanceIfIdle();
-    });
-
-  /** Runs `work` as one actor: while it is not asleep, time does not move for anyone. */
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    this.#actors += 1;
-    try {
-      return await work();
-    } finally {
-      this.#actors -= 1;
-      this.#advanceIfIdle();
-    }
-  }
-
-  #advanceIfIdle(): void {
-    if (this.#timers.length === 0 || this.#timers.length < Math.max(1, this.#actors)) return;
-    this.#timers.sort((a, b) => a.at - b.at || a.sequence - b.sequence);
-    const next = this.#timers.shift();
-    if (next === undefined) return;
-    this.#now = Math.max(this.#now, next.at);
-    next.resolve();
-  }
 }
 
 /** The archive folder of an incident's versions: the key contract up to the file name. */

@@ -17,20 +17,17 @@ import {
 import {
   type AwsFixture,
   acknowledge,
-  archivePrefix,
-  busiestWindow,
   drainNotifications,
-  enricherDependencies,
-  invocationContext,
   listKeys,
   readObject,
   receiveEvent,
-  recordingMetrics,
   sendVersions,
   startAws,
-  VirtualTime,
-  versionMessage,
-} from "./fixtures.ts";
+} from "../support/aws.ts";
+import { VirtualTime } from "../support/clock.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
+import { recordingMetrics } from "../support/powertools.ts";
+import { archivePrefix, busiestWindow, enricherDependencies, versionMessage } from "./fixtures.ts";
 
 const EXTRA_DATA = "get_incident_extra_data";
 const WINDOW_MS = 60_000;
@@ -99,7 +96,7 @@ async function drain(handler: ReturnType<typeof enricher>["handler"], visibility
   for (; invocations < 60; invocations++) {
     const event = await receiveEvent(aws, 10, visibilityTimeout);
     if (event.Records.length === 0) break;
-    const response = await handler(event, invocationContext(time.now, 900_000));
+    const response = await handler(event, lambdaContext(time.now, 900_000));
     await acknowledge(aws, event, response);
   }
   return invocations;
@@ -238,7 +235,7 @@ describe("enricher against the Cortex emulator", () => {
 
     emulator.control.setFaults({ serverErrorRate: { rate: 1, endpoint: EXTRA_DATA } });
     const firstRound = await receiveEvent(aws, 10, 0);
-    const failedOn5xx = await time.run(() => handler(firstRound, invocationContext(time.now, 900_000)));
+    const failedOn5xx = await time.run(() => handler(firstRound, lambdaContext(time.now, 900_000)));
     expect(failedOn5xx.batchItemFailures).toHaveLength(3);
 
     emulator.control.clearFaults();
@@ -246,7 +243,7 @@ describe("enricher against the Cortex emulator", () => {
     const impatient = enricher({ extraData: impatientCortex }); // gives up on an attempt after 150 ms
     const secondRound = await receiveEvent(aws, 10, 0);
     const failedOnTimeout = await time.run(() =>
-      impatient.handler(secondRound, invocationContext(time.now, 900_000)),
+      impatient.handler(secondRound, lambdaContext(time.now, 900_000)),
     );
     expect(failedOnTimeout.batchItemFailures).toHaveLength(3);
 

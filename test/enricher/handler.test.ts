@@ -26,20 +26,21 @@ import {
   type AwsFixture,
   acknowledge,
   drainNotifications,
-  enricherDependencies,
-  extraDataReply,
-  extraDataResult,
-  fakeClock,
-  incidentFields,
-  invocationContext,
   listKeys,
   readObject,
   receiveEvent,
-  recordingMetrics,
-  ScriptedExtraData,
   sendVersions,
-  silentLogger,
   startAws,
+} from "../support/aws.ts";
+import { fakeClock } from "../support/clock.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
+import { recordingMetrics, silentLogger } from "../support/powertools.ts";
+import {
+  enricherDependencies,
+  extraDataReply,
+  extraDataResult,
+  incidentFields,
+  ScriptedExtraData,
   versionMessage,
 } from "./fixtures.ts";
 
@@ -78,7 +79,7 @@ function harness(overrides: Partial<EnricherDependencies> = {}) {
     /** One invocation the way Lambda's event source does it: receive, invoke, delete the successes. */
     async invoke(timeoutMs = 900_000) {
       const event = await receiveEvent(aws);
-      const response = await handler(event, invocationContext(clock.now, timeoutMs));
+      const response = await handler(event, lambdaContext(clock.now, timeoutMs));
       await acknowledge(aws, event, response);
       return {
         event,
@@ -625,7 +626,7 @@ describe("enricher handler on the embedded AWS endpoint", () => {
       }
       await Promise.all(
         instances.map((instance, index) =>
-          instance.handler(events[index] ?? { Records: [] }, invocationContext(instance.clock.now, 900_000)),
+          instance.handler(events[index] ?? { Records: [] }, lambdaContext(instance.clock.now, 900_000)),
         ),
       );
     } finally {

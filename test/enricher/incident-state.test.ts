@@ -10,7 +10,7 @@ import {
   updateIncidentState,
 } from "../../functions/shared/incident-state.ts";
 import { S3JsonStoreError } from "../../functions/shared/s3-json-store.ts";
-import { type AwsFixture, startAws } from "./fixtures.ts";
+import { type AwsFixture, startAws } from "../support/aws.ts";
 
 /** The part of the SDK's streaming body that the state reader uses. */
 function stream(text: string) {

@@ -13,16 +13,18 @@ import {
   type AwsFixture,
   acknowledge,
   drainNotifications,
-  enricherDependencies,
-  extraDataResult,
-  fakeClock,
-  incidentFields,
-  invocationContext,
   receiveEvent,
-  recordingMetrics,
-  ScriptedExtraData,
   sendVersions,
   startAws,
+} from "../support/aws.ts";
+import { fakeClock } from "../support/clock.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
+import { recordingMetrics } from "../support/powertools.ts";
+import {
+  enricherDependencies,
+  extraDataResult,
+  incidentFields,
+  ScriptedExtraData,
   versionMessage,
 } from "./fixtures.ts";
 
@@ -95,7 +97,7 @@ describe("the enricher and manual_severity", () => {
       recorded,
       async invoke() {
         const event = await receiveEvent(aws);
-        const response = await handler(event, invocationContext(clock.now, 120_000));
+        const response = await handler(event, lambdaContext(clock.now, 120_000));
         await acknowledge(aws, event, response);
       },
     };

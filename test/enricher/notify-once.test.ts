@@ -28,17 +28,19 @@ import {
   type AwsFixture,
   acknowledge,
   drainNotifications,
-  enricherDependencies,
-  extraDataResult,
-  fakeClock,
-  incidentFields,
-  invocationContext,
   listKeys,
   receiveEvent,
-  recordingMetrics,
-  ScriptedExtraData,
   sendVersions,
   startAws,
+} from "../support/aws.ts";
+import { fakeClock } from "../support/clock.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
+import { recordingMetrics } from "../support/powertools.ts";
+import {
+  enricherDependencies,
+  extraDataResult,
+  incidentFields,
+  ScriptedExtraData,
   versionMessage,
 } from "./fixtures.ts";
 
@@ -94,7 +96,7 @@ function instance(overrides: Partial<EnricherDependencies> = {}) {
     /** Lambda's event source: receive (visibility in seconds), invoke, delete what did not fail. */
     async invoke(options: { max?: number; visibilitySeconds?: number } = {}) {
       const event = await receiveEvent(aws, options.max ?? 10, options.visibilitySeconds ?? 300);
-      const response = await handler(event, invocationContext(clock.now, INVOCATION_MS));
+      const response = await handler(event, lambdaContext(clock.now, INVOCATION_MS));
       await acknowledge(aws, event, response);
       return { event, failedIds: response.batchItemFailures.map((failure) => failure.itemIdentifier) };
     },

@@ -5,7 +5,7 @@ import {
   PacingConfigurationError,
   paceInterval,
 } from "../../functions/shared/pacing.ts";
-import { fakeClock } from "./fixtures.ts";
+import { fakeClock } from "../support/clock.ts";
 
 const INTERVAL = paceInterval(10, 2);
 

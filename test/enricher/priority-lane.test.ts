@@ -12,21 +12,23 @@ import { paceInterval } from "../../functions/shared/pacing.ts";
 import { localAwsClients } from "../../local/aws-endpoint.ts";
 import { ConditionalWrites } from "../../local/conditional-writes.ts";
 import { queueDepth } from "../../local/runner/aws-resources.ts";
-import { drainQueue } from "../poller/aws-harness.ts";
 import {
   type AwsFixture,
   acknowledge,
   drainNotifications,
-  enricherDependencies,
-  extraDataResult,
-  fakeClock,
-  incidentFields,
-  invocationContext,
+  drainQueue,
   receiveEvent,
-  recordingMetrics,
-  ScriptedExtraData,
   sendVersions,
   startAws,
+} from "../support/aws.ts";
+import { fakeClock } from "../support/clock.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
+import { recordingMetrics } from "../support/powertools.ts";
+import {
+  enricherDependencies,
+  extraDataResult,
+  incidentFields,
+  ScriptedExtraData,
   versionMessage,
 } from "./fixtures.ts";
 
@@ -114,7 +116,7 @@ function container(overrides: Partial<EnricherDependencies> = {}, options: { lan
     },
     async invoke(max = 5, visibilitySeconds = 300) {
       const event = await receiveEvent(aws, max, visibilitySeconds);
-      const response = await handler(event, invocationContext(clock.now, INVOCATION_MS));
+      const response = await handler(event, lambdaContext(clock.now, INVOCATION_MS));
       await acknowledge(aws, event, response);
       return { event, failedIds: response.batchItemFailures.map((failure) => failure.itemIdentifier) };
     },

@@ -4,7 +4,7 @@
 import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
 import { CURSOR_KEY } from "../../functions/shared/cursor.ts";
-import { countVersions, drainQueue } from "../poller/aws-harness.ts";
+import { countVersions, drainQueue } from "../support/aws.ts";
 import { type OpsHarness, startOpsHarness } from "./ops-harness.ts";
 
 const HOUR = 3_600_000;

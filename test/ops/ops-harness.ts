@@ -2,14 +2,10 @@
 // embedded AWS endpoint (fauxqs) holding the local runner's resources, the real poller and enricher
 // handlers to fill the archive, and `npm run ops` itself run in-process with AWS_ENDPOINT_URL set.
 import { Writable } from "node:stream";
-import { Logger } from "@aws-lambda-powertools/logger";
-import { Metrics } from "@aws-lambda-powertools/metrics";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import type { SQSEvent, SQSRecord } from "aws-lambda";
-import { createEnricherHandler } from "../../functions/enricher/create-handler.ts";
-import { createPollerHandler, type PollRunSummary } from "../../functions/poller/create-handler.ts";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { PollRunSummary } from "../../functions/poller/create-handler.ts";
 import { CortexClient } from "../../functions/shared/cortex/client.ts";
-import { METRICS_NAMESPACE } from "../../functions/shared/metric-names.ts";
 import {
   type EmbeddedAwsEndpoint,
   localAwsClients,
@@ -18,6 +14,10 @@ import {
 import { type CortexEmulator, startCortexEmulator } from "../../local/emulator/index.ts";
 import { runOpsCli } from "../../local/ops/cli.ts";
 import { type LocalResources, provisionLocalResources } from "../../local/runner/aws-resources.ts";
+import type { SqsBatchHandler } from "../../local/runner/event-source.ts";
+import { buildLocalLambdas } from "../../local/runner/lambdas.ts";
+import { parseRunnerOptions } from "../../local/runner/options.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
 
 /** Extra-data calls per minute for emulator, enricher and replay alike: time compressed 600x. */
 export const TEST_BUDGET_PER_MINUTE = 6000;
@@ -46,11 +46,6 @@ export interface OpsHarness {
   enrichQueue(): Promise<number>;
   close(): Promise<void>;
 }
-
-const quiet = (serviceName: string) => ({
-  logger: new Logger({ serviceName, logLevel: "SILENT" }),
-  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName }),
-});
 
 export async function startOpsHarness(
   options: { incidents?: number; seed?: number; lookbackMs?: number; live?: { intervalMs: number } } = {},
@@ -85,30 +80,19 @@ export async function startOpsHarness(
     CORTEX_API_KEY_ID: key.id,
     CORTEX_AUTH_TYPE: "standard",
   };
-  const poller = createPollerHandler({
-    s3: clients.s3,
-    sqs: clients.sqs,
-    bucket: resources.bucket,
-    queueUrl: resources.queueUrl,
-    incidents: cortex,
-    filters: [],
-    firstRunLookbackMs: options.lookbackMs ?? 7 * 3_600_000,
-    ...quiet("poller"),
+  // The Lambdas as `npm start` builds them, from the runner's own flags (single calls: the ops commands'
+  // expectations do not depend on the batch endpoint).
+  const runnerFlags = ["--mode", "single", "--log-level", "SILENT"];
+  runnerFlags.push("--budget-per-minute", String(TEST_BUDGET_PER_MINUTE));
+  runnerFlags.push("--lookback-minutes", String((options.lookbackMs ?? 7 * 3_600_000) / 60_000));
+  const lambdas = buildLocalLambdas({
+    options: parseRunnerOptions(runnerFlags, env),
+    clients,
+    resources,
+    cortex,
+    cortexUrl: emulator.url,
   });
-  const enricher = createEnricherHandler({
-    s3: clients.s3,
-    sqs: clients.sqs,
-    sns: clients.sns,
-    bucket: resources.bucket,
-    queueUrl: resources.queueUrl,
-    topicArn: resources.topicArn,
-    extraData: cortex,
-    alertsLimit: 1000,
-    budgetPerMinute: TEST_BUDGET_PER_MINUTE,
-    maxConcurrency: 2,
-    notifyMinSeverity: "high",
-    ...quiet("enricher"),
-  });
+  const enricher = lambdas.enricherHandlers[0] as SqsBatchHandler;
   return {
     aws,
     emulator,
@@ -138,7 +122,7 @@ export async function startOpsHarness(
       });
       return { code, stdout, stderr };
     },
-    poll: () => poller({}, { getRemainingTimeInMillis: () => 300_000 }),
+    poll: () => lambdas.poll(lambdaContext(Date.now, 300_000)) as Promise<PollRunSummary>,
     async enrichQueue() {
       let handled = 0;
       for (;;) {
@@ -161,9 +145,11 @@ export async function startOpsHarness(
               attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1" },
             }) as unknown as SQSRecord,
         );
-        const response = await enricher({ Records: records } as SQSEvent, {
-          getRemainingTimeInMillis: () => 120_000,
-        });
+        // The runner types handlers loosely (it reads only batchItemFailures); the enricher answers a partial batch response.
+        const response = (await enricher(
+          { Records: records } as SQSEvent,
+          lambdaContext(Date.now, 120_000),
+        )) as SQSBatchResponse;
         const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
         const done = messages.filter((m) => !failed.has(m.MessageId ?? ""));
         if (failed.size > 0)

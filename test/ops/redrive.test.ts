@@ -10,7 +10,7 @@ import type { RedriveResult } from "../../local/ops/redrive.ts";
 import { redriveDeadLetters } from "../../local/ops/redrive.ts";
 import type { OpsTarget } from "../../local/ops/target.ts";
 import { queueDepth } from "../../local/runner/aws-resources.ts";
-import { drainQueue } from "../poller/aws-harness.ts";
+import { drainQueue } from "../support/aws.ts";
 import { type OpsHarness, startOpsHarness } from "./ops-harness.ts";
 
 let h: OpsHarness | undefined;

@@ -16,7 +16,7 @@ import {
   IncidentCursorStore,
 } from "../../functions/shared/cursor.ts";
 import { S3JsonStoreError } from "../../functions/shared/s3-json-store.ts";
-import { type AwsHarness, startAwsHarness } from "./aws-harness.ts";
+import { type AwsHarness, startAwsHarness } from "../support/aws.ts";
 
 const at = (modificationTime: number, ...idsAtCursor: string[]) => ({ modificationTime, idsAtCursor });
 

@@ -4,13 +4,8 @@ import type { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnqueueError, enqueueIncidentVersions } from "../../functions/poller/enqueue.ts";
 import type { IncidentSummary } from "../../functions/shared/cortex/api.ts";
-import {
-  type AwsHarness,
-  countVersions,
-  drainQueue,
-  rejectBatchEntries,
-  startAwsHarness,
-} from "./aws-harness.ts";
+import { type AwsHarness, countVersions, drainQueue, startAwsHarness } from "../support/aws.ts";
+import { rejectBatchEntries } from "./faults.ts";
 
 const incidents = (count: number): IncidentSummary[] =>
   Array.from({ length: count }, (_, i) => ({

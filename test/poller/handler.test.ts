@@ -3,11 +3,11 @@
 // minimal Secrets Manager endpoint (fauxqs has none) answering GetSecretValue over the SDK's protocol.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/aws-endpoint.ts";
 import { type CortexEmulator, startCortexEmulator } from "../../local/emulator/index.ts";
-import { type AwsHarness, drainQueue, startAwsHarness } from "./aws-harness.ts";
+import { type AwsHarness, drainQueue, startAwsHarness } from "../support/aws.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
 
 const SECRET_ARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:cortex-api-key";
 
@@ -67,23 +67,6 @@ afterAll(async () => {
   await aws?.close();
 });
 
-function lambdaContext(remainingMs: number): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: "poller",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:poller",
-    memoryLimitInMB: "256",
-    awsRequestId: "c0ffee00-0000-4000-8000-000000000001",
-    logGroupName: "/aws/lambda/poller",
-    logStreamName: "2026/11/21/[$LATEST]0001",
-    getRemainingTimeInMillis: () => remainingMs,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
-
 describe("poller Lambda handler", () => {
   it("polls the tenant with the key from Secrets Manager, queues the backlog, logs and publishes metrics without the key", async () => {
     const output: string[] = [];
@@ -93,12 +76,15 @@ describe("poller Lambda handler", () => {
     });
     try {
       const { handler } = await import("../../functions/poller/handler.ts");
-      const summary = await handler({ "detail-type": "Scheduled Event" }, lambdaContext(60_000));
+      const summary = await handler(
+        { "detail-type": "Scheduled Event" },
+        lambdaContext(Date.now, 60_000, "poller"),
+      );
 
       expect(summary).toMatchObject({ incidentsSeen: 120, messagesSent: 120, stoppedEarly: false });
       expect(await drainQueue(pipeline.sqs, pipeline.queueUrl)).toHaveLength(120);
 
-      const again = await handler({}, lambdaContext(60_000));
+      const again = await handler({}, lambdaContext(Date.now, 60_000, "poller"));
       expect(again.cursorBefore).toEqual(summary.cursorAfter);
       expect(again.messagesSent).toBe(0);
     } finally {

@@ -13,18 +13,10 @@ import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
 import { IncidentCursorStore } from "../../functions/shared/cursor.ts";
 import type { IncidentVersionMessage } from "../../functions/shared/queue-message.ts";
 import { type CortexEmulator, startCortexEmulator } from "../../local/emulator/index.ts";
-import {
-  type AwsHarness,
-  countVersions,
-  crashOnCursorWrite,
-  drainQueue,
-  InjectedCrash,
-  lambdaContext,
-  quietLogger,
-  recordingMetrics,
-  rejectBatchEntries,
-  startAwsHarness,
-} from "./aws-harness.ts";
+import { type AwsHarness, countVersions, drainQueue, startAwsHarness } from "../support/aws.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
+import { recordingMetrics, silentLogger } from "../support/powertools.ts";
+import { crashOnCursorWrite, InjectedCrash, rejectBatchEntries } from "./faults.ts";
 
 const START = Date.UTC(2026, 10, 20, 12, 0, 0);
 const HOUR = 3_600_000;
@@ -98,7 +90,7 @@ async function setup(options: { backlog?: number; msPerRequest?: number } = {}):
     incidents: client,
     filters: [],
     firstRunLookbackMs: 24 * HOUR,
-    logger: quietLogger(),
+    logger: silentLogger(),
     metrics: recordingMetrics().metrics,
     now: clock.now,
     deadlineMarginMs: 1_000,

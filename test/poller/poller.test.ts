@@ -12,18 +12,11 @@ import { EnqueueError } from "../../functions/poller/enqueue.ts";
 import { CortexApiError, type CortexErrorKind } from "../../functions/shared/cortex/errors.ts";
 import { CURSOR_KEY, IncidentCursorStore } from "../../functions/shared/cursor.ts";
 import type { IncidentVersionMessage } from "../../functions/shared/queue-message.ts";
-import {
-  type AwsHarness,
-  countVersions,
-  crashOnCursorWrite,
-  drainQueue,
-  InjectedCrash,
-  lambdaContext,
-  quietLogger,
-  recordingMetrics,
-  rejectBatchEntries,
-  startAwsHarness,
-} from "./aws-harness.ts";
+import { type AwsHarness, countVersions, drainQueue, startAwsHarness } from "../support/aws.ts";
+import { type FakeClock, fakeClock } from "../support/clock.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
+import { recordingMetrics, silentLogger } from "../support/powertools.ts";
+import { crashOnCursorWrite, InjectedCrash, rejectBatchEntries } from "./faults.ts";
 import { InMemoryTenant, versionKey } from "./in-memory-tenant.ts";
 
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);
@@ -38,19 +31,9 @@ afterAll(async () => {
 });
 
 /** A test clock: time moves only when a test moves it. */
-function testClock(start = T0 + HOUR) {
-  let t = start;
-  return {
-    now: () => t,
-    advance: (ms: number) => {
-      t += ms;
-    },
-  };
-}
-
 interface Setup {
   tenant: InMemoryTenant;
-  clock: ReturnType<typeof testClock>;
+  clock: FakeClock;
   s3: S3Client;
   sqs: SQSClient;
   bucket: string;
@@ -64,7 +47,7 @@ interface Setup {
 }
 
 async function setup(options: { pageSize?: number; msPerPage?: number } = {}): Promise<Setup> {
-  const clock = testClock();
+  const clock = fakeClock(T0 + HOUR);
   const tenant = new InMemoryTenant({ pageSize: options.pageSize ?? 100, now: clock.now });
   // Each page costs msPerPage of the run's time budget.
   tenant.beforePage = () => clock.advance(options.msPerPage ?? 1_000);
@@ -75,7 +58,7 @@ async function setup(options: { pageSize?: number; msPerPage?: number } = {}): P
     incidents: tenant,
     filters: [],
     firstRunLookbackMs: 2 * HOUR,
-    logger: quietLogger(),
+    logger: silentLogger(),
     metrics,
     now: clock.now,
     deadlineMarginMs: 1_000,
@@ -344,7 +327,7 @@ describe("poller", () => {
       },
       filters: [],
       firstRunLookbackMs: 2 * HOUR,
-      logger: quietLogger(),
+      logger: silentLogger(),
       metrics: recordingMetrics().metrics,
       now: s.clock.now,
     });

@@ -7,14 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPollerHandler, type PollerDependencies } from "../../functions/poller/create-handler.ts";
 import { createPollLoop } from "../../functions/poller/poll-loop.ts";
 import { PollerMetric } from "../../functions/shared/metric-names.ts";
-import {
-  type AwsHarness,
-  drainQueue,
-  lambdaContext,
-  quietLogger,
-  recordingMetrics,
-  startAwsHarness,
-} from "./aws-harness.ts";
+import { type AwsHarness, drainQueue, startAwsHarness } from "../support/aws.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
+import { recordingMetrics, silentLogger } from "../support/powertools.ts";
 import { InMemoryTenant } from "./in-memory-tenant.ts";
 
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);
@@ -45,7 +40,7 @@ async function setup() {
     incidents: tenant,
     filters: [],
     firstRunLookbackMs: 3_600_000,
-    logger: quietLogger(),
+    logger: silentLogger(),
     metrics,
     now,
     sleep: async () => {},
@@ -109,7 +104,7 @@ describe("priority hints", () => {
     s.tenant.put({ incident_id: "12", modification_time: T0 + 2, severity: "SEV_045_SEVERE" });
     s.tenant.put({ incident_id: "13", modification_time: T0 + 3, severity: "SEV_020_LOW" });
     const warnings: { message: string; fields: unknown }[] = [];
-    const logger = quietLogger();
+    const logger = silentLogger();
     logger.warn = ((message: string, fields: unknown) => {
       warnings.push({ message, fields });
     }) as typeof logger.warn;
@@ -128,7 +123,7 @@ describe("priority hints", () => {
     const s = await setup();
     s.tenant.put({ incident_id: "9", modification_time: T0 + 1, severity: "critical" });
     const warnings: string[] = [];
-    const logger = quietLogger();
+    const logger = silentLogger();
     logger.warn = ((message: string) => {
       warnings.push(message);
     }) as typeof logger.warn;
@@ -161,7 +156,7 @@ describe("polling several times per scheduled invocation", () => {
     createPollLoop(createPollerHandler(s.deps), {
       intervalMs,
       windowMs,
-      logger: quietLogger(),
+      logger: silentLogger(),
       now: s.now,
       sleep: s.sleep,
     });

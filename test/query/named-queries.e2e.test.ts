@@ -10,8 +10,8 @@ import { ARCHIVE_QUERIES, findArchiveQuery, querySql } from "../../functions/sha
 import type { ChangeEventDetail } from "../../functions/shared/change-events.ts";
 import { isResolvedStatus, normalizeSeverity } from "../../functions/shared/cortex/vocabulary.ts";
 import type { EmulatedIncident, IncidentVersion } from "../../local/emulator/index.ts";
+import { PipelineHarness } from "../../local/pipeline-harness.ts";
 import { ArchiveDatabase } from "../../local/query/archive-db.ts";
-import { PipelineHarness } from "../e2e/pipeline-harness.ts";
 
 let harness: PipelineHarness;
 let db: ArchiveDatabase;

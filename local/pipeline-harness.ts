@@ -19,39 +19,32 @@ import {
   type SendMessageBatchCommandInput,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { createEnricherHandler } from "../../functions/enricher/create-handler.ts";
-import { createPollerHandler, type PollRunSummary } from "../../functions/poller/create-handler.ts";
-import {
-  ChangeEventPublisher,
-  type ChangeEventTarget,
-} from "../../functions/shared/change-event-publisher.ts";
+import { createEnricherHandler } from "../functions/enricher/create-handler.ts";
+import { createPollerHandler, type PollRunSummary } from "../functions/poller/create-handler.ts";
+import { ChangeEventPublisher, type ChangeEventTarget } from "../functions/shared/change-event-publisher.ts";
 import type {
   BatchExtraDataSource,
   CortexCredentials,
   ExtraDataResult,
   ExtraDataSource,
-} from "../../functions/shared/cortex/api.ts";
-import { type CortexAttemptEvent, CortexClient } from "../../functions/shared/cortex/client.ts";
-import type { NotifySeverity } from "../../functions/shared/cortex/vocabulary.ts";
-import type { EnricherMode } from "../../functions/shared/lambda-environment.ts";
-import { METRICS_NAMESPACE } from "../../functions/shared/metric-names.ts";
+} from "../functions/shared/cortex/api.ts";
+import { type CortexAttemptEvent, CortexClient } from "../functions/shared/cortex/client.ts";
+import type { NotifySeverity } from "../functions/shared/cortex/vocabulary.ts";
+import type { EnricherMode } from "../functions/shared/lambda-environment.ts";
+import { METRICS_NAMESPACE } from "../functions/shared/metric-names.ts";
 import {
   type EmbeddedAwsEndpoint,
   LOCAL_REGION,
   localAwsClients,
   startEmbeddedAwsEndpoint,
-} from "../../local/aws-endpoint.ts";
-import { type CortexEmulator, type RateLimit, startCortexEmulator } from "../../local/emulator/index.ts";
-import { ApiActivity } from "../../local/runner/api-activity.ts";
-import {
-  type LocalResources,
-  provisionLocalResources,
-  queueDepth,
-} from "../../local/runner/aws-resources.ts";
-import type { LocalLambdaContext, SqsBatchHandler } from "../../local/runner/event-source.ts";
-import { type PipelineDeps, type PollRunReport, runPipeline } from "../../local/runner/pipeline.ts";
-import type { StatusSnapshot, StatusView } from "../../local/runner/status.ts";
-import type { RunSummary } from "../../local/runner/summary.ts";
+} from "./aws-endpoint.ts";
+import { type CortexEmulator, type RateLimit, startCortexEmulator } from "./emulator/index.ts";
+import { ApiActivity } from "./runner/api-activity.ts";
+import { type LocalResources, provisionLocalResources, queueDepth } from "./runner/aws-resources.ts";
+import type { LocalLambdaContext, SqsBatchHandler } from "./runner/event-source.ts";
+import { type PipelineDeps, type PollRunReport, runPipeline } from "./runner/pipeline.ts";
+import type { StatusSnapshot, StatusView } from "./runner/status.ts";
+import type { RunSummary } from "./runner/summary.ts";
 
 export interface PipelineHarnessOptions {
   seed?: number;
