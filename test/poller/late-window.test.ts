@@ -9,15 +9,10 @@ import { CURSOR_KEY } from "../../functions/shared/cursor.ts";
 import { PollerMetric } from "../../functions/shared/metric-names.ts";
 import type { IncidentVersionMessage } from "../../functions/shared/queue-message.ts";
 import { type CortexEmulator, startCortexEmulator } from "../../local/emulator/index.ts";
-import {
-  type AwsHarness,
-  crashOnCursorWrite,
-  drainQueue,
-  InjectedCrash,
-  lambdaContext,
-  recordingMetrics,
-  startAwsHarness,
-} from "./aws-harness.ts";
+import { type AwsHarness, drainQueue, startAwsHarness } from "../support/aws.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
+import { recordingMetrics } from "../support/powertools.ts";
+import { crashOnCursorWrite, InjectedCrash } from "./faults.ts";
 
 const START = Date.UTC(2026, 11, 1, 9, 0, 0);
 const SECOND = 1_000;
@@ -108,7 +103,7 @@ async function setup(backlog: number, msPerRequest = 100) {
     }
   };
   const metricValues = (name: string): number[] =>
-    recorded.published.flatMap((doc) => {
+    recorded.published.flatMap((doc: Record<string, unknown>) => {
       const value = doc[name];
       return value === undefined ? [] : Array.isArray(value) ? (value as number[]) : [value as number];
     });
