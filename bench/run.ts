@@ -7,6 +7,7 @@ import { benchBatchMode } from "./batch-mode.ts";
 import { benchColdStart } from "./cold-start.ts";
 import { costPerMillionVersions } from "./cost.ts";
 import { benchLargeIncident } from "./large-incident.ts";
+import { benchLateWindow } from "./late-window.ts";
 import { benchPollerBacklog } from "./poller-backlog.ts";
 import { type BenchTable, renderBenchmarksMarkdown, renderConsoleTable } from "./report.ts";
 import { benchTimeToAlert } from "./time-to-alert.ts";
@@ -59,6 +60,7 @@ cost.notes = [
 tables.push(show(cost));
 tables.push(show(await benchTimeToAlert()));
 tables.push(show(await benchBatchMode()));
+tables.push(show(await benchLateWindow()));
 
 writeFileSync(OUTPUT, renderBenchmarksMarkdown(tables, started));
 console.log(`\nWrote ${OUTPUT} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s).`);

@@ -2,6 +2,7 @@
 // `cdk synth` with the field's path and what is allowed instead of failing later in AWS.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { DEFAULT_LATE_WINDOW_MINUTES, MAX_LATE_WINDOW_MINUTES } from "../functions/poller/late-window.ts";
 import type { IncidentFilterInput } from "../functions/shared/cortex/api.ts";
 import { incidentFilterProblems } from "../functions/shared/cortex/filter-config.ts";
 import {
@@ -99,6 +100,13 @@ export const pipelineConfigSchema = z
     /** Polls start this often inside each scheduled invocation (EventBridge cannot fire more than once a minute). */
     pollIntervalSeconds: z.number().int().min(5).max(900).default(20),
     firstRunLookbackMinutes: z.number().int().positive().max(525_600).default(1440),
+    /** How late after its modification_time a version listed by get_incidents is still found; 0 = off. */
+    lateArrivalWindowMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_LATE_WINDOW_MINUTES)
+      .default(DEFAULT_LATE_WINDOW_MINUTES),
     /** Extra get_incidents filters, ANDed with the poller's cursor; checked below by the one filter rule. */
     incidentFilters: z.array(z.custom<IncidentFilterInput>()).default([]),
     alertsLimit: z.number().int().min(1).max(1000).default(1000),

@@ -65,6 +65,8 @@ export interface PipelineHarnessOptions {
   throttleBackoffSeconds?: number;
   /** Poller time budget per run. */
   pollerTimeoutMs?: number;
+  /** The poller's late-arrival window (default: the poller's own, 5 minutes). */
+  pollerLateWindowMs?: number;
   pollerDeadlineMarginMs?: number;
   client?: {
     requestTimeoutMs?: number;
@@ -387,6 +389,9 @@ export class PipelineHarness {
           }
         : {}),
       deadlineMarginMs: this.options.pollerDeadlineMarginMs ?? 500,
+      ...(this.options.pollerLateWindowMs === undefined
+        ? {}
+        : { lateWindowMs: this.options.pollerLateWindowMs }),
     });
     return async (context: LocalLambdaContext): Promise<PollRunReport> => {
       const record: PollRecord = { startedAt: Date.now(), endedAt: 0 };

@@ -16,6 +16,7 @@ export interface PollerConfig {
   priority: PriorityRouting | undefined;
   pollIntervalMs: number;
   pollWindowMs: number;
+  lateWindowMs: number;
 }
 
 /** The environment is missing a variable or holds a malformed one; the message names it. */
@@ -54,5 +55,6 @@ export function readPollerConfig(env: Record<string, string | undefined>): Polle
         : { queueUrl: parsed.data.PRIORITY_QUEUE_URL, minSeverity: parsed.data.NOTIFY_MIN_SEVERITY },
     pollIntervalMs: parsed.data.POLL_INTERVAL_SECONDS * 1000,
     pollWindowMs: parsed.data.POLL_WINDOW_SECONDS * 1000,
+    lateWindowMs: parsed.data.LATE_ARRIVAL_WINDOW_SECONDS * 1000,
   };
 }

@@ -27,6 +27,7 @@ const pollOnce = createPollerHandler({
   filters: config.filters,
   firstRunLookbackMs: config.firstRunLookbackMs,
   priority: config.priority,
+  lateWindowMs: config.lateWindowMs,
   logger,
   metrics,
 });

@@ -28,12 +28,13 @@ const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTime
 function combine(runs: readonly PollRunSummary[], durationMs: number): PollInvocationSummary {
   const first = runs[0] as PollRunSummary;
   const last = runs.at(-1) as PollRunSummary;
-  const sum = (field: "pagesRead" | "incidentsSeen" | "messagesSent") =>
+  const sum = (field: "pagesRead" | "incidentsSeen" | "messagesSent" | "lateVersions") =>
     runs.reduce((total, run) => total + run[field], 0);
   return {
     pagesRead: sum("pagesRead"),
     incidentsSeen: sum("incidentsSeen"),
     messagesSent: sum("messagesSent"),
+    lateVersions: sum("lateVersions"),
     cursorBefore: first.cursorBefore,
     cursorAfter: last.cursorAfter,
     stoppedEarly: last.stoppedEarly,

@@ -1,7 +1,9 @@
 // The poller's IncidentCursor, kept in the archive bucket on the conditional JSON store (s3-json-store.ts).
 // Every save merges with the stored cursor and never writes one that is behind it; the conditional write
 // closes the race between that read and the write on real S3, so two overlapping runs never move it back.
-// Fields a newer poller adds to the stored object are kept by the merge (`...stored`).
+// Fields a newer poller adds to the stored object are kept by the merge (`...stored`). Beside the cursor it
+// keeps the late-arrival window's record of what was sent (functions/poller/late-window.ts), saved together
+// with the cursor so the two never disagree.
 import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { STATE_PREFIX } from "./archive.ts";
@@ -16,17 +18,56 @@ const storedCursorSchema = z.looseObject({
   modificationTime: z.number().int().nonnegative(),
   idsAtCursor: z.array(z.string()),
   updatedAt: z.string(),
+  // Absent in a cursor written before the late-arrival window: nothing below the cursor is known sent.
+  lateWindow: z
+    .object({
+      completeFrom: z.number().int().nonnegative(),
+      sent: z.record(z.string(), z.number().int().nonnegative()),
+    })
+    .optional(),
 });
+
+/**
+ * Which incident versions the poller sent at or after `completeFrom`: each incident's newest sent
+ * modification_time. Kept bounded by the poller (only the re-read window, and a cap).
+ */
+export interface SentVersionRecord {
+  completeFrom: number;
+  sent: Record<string, number>;
+}
+
+/** The record of an older cursor object: complete only from the cursor on (the cursor's own ids cover it). */
+function recordOf(stored: StoredCursorObject): SentVersionRecord {
+  return stored.lateWindow ?? { completeFrom: stored.modificationTime, sent: {} };
+}
+
+/** Both runs' sends: each incident's newest, complete from the later of the two starts. */
+export function unitedSentRecords(a: SentVersionRecord, b: SentVersionRecord): SentVersionRecord {
+  const sent = { ...b.sent };
+  for (const [id, time] of Object.entries(a.sent)) sent[id] = Math.max(time, sent[id] ?? -1);
+  return { completeFrom: Math.max(a.completeFrom, b.completeFrom), sent };
+}
+
+function sameRecord(a: SentVersionRecord, b: SentVersionRecord): boolean {
+  const aIds = Object.keys(a.sent);
+  return (
+    a.completeFrom === b.completeFrom &&
+    aIds.length === Object.keys(b.sent).length &&
+    aIds.every((id) => a.sent[id] === b.sent[id])
+  );
+}
 
 /** The cursor as it was read from S3, with the ETag a conditional write must match. */
 export interface StoredIncidentCursor {
   cursor: IncidentCursor;
+  record: SentVersionRecord;
   etag: string;
 }
 
 /** What a save did: wrote our cursor, or kept the stored one because it was already at or ahead of ours. */
 export interface CursorSaveResult {
   cursor: IncidentCursor;
+  record: SentVersionRecord;
   outcome: "written" | "kept_stored";
 }
 
@@ -102,32 +143,53 @@ export class IncidentCursorStore {
   /** The stored cursor and its ETag, or undefined before the first run has saved one. */
   async load(): Promise<StoredIncidentCursor | undefined> {
     const stored = await this.#store.read(this.#key);
-    return stored === undefined ? undefined : { cursor: cursorOf(stored.value), etag: stored.etag };
+    if (stored === undefined) return undefined;
+    return { cursor: cursorOf(stored.value), record: recordOf(stored.value), etag: stored.etag };
   }
 
   /**
-   * Saves `cursor` unless the stored one is already at or past it, in which case the stored one is kept.
-   * Returns the cursor that is stored afterwards. Never writes a cursor older than the stored one.
+   * Saves `cursor` unless the stored one is already at or past it, in which case the stored one is kept,
+   * and unites `record` (when given) with the stored record. Returns what is stored afterwards. Never
+   * writes a cursor older than the stored one.
    */
-  async save(cursor: IncidentCursor): Promise<CursorSaveResult> {
-    const { result } = await this.#store.update(this.#key, (stored) => this.#merge(cursor, stored));
+  async save(cursor: IncidentCursor, record?: SentVersionRecord): Promise<CursorSaveResult> {
+    const { result } = await this.#store.update(this.#key, (stored) => this.#merge(cursor, record, stored));
     if (result.oursWasBehind) this.#onKeptStored?.({ ours: cursor, stored: result.cursor });
-    return { cursor: result.cursor, outcome: result.outcome };
+    return { cursor: result.cursor, record: result.record, outcome: result.outcome };
   }
 
   #merge(
     ours: IncidentCursor,
+    ourRecord: SentVersionRecord | undefined,
     stored: StoredCursorObject | undefined,
   ): JsonMerge<StoredCursorObject, CursorSaveResult & { oursWasBehind: boolean }> {
-    if (stored !== undefined) {
-      const storedCursor = cursorOf(stored);
-      const order = compareIncidentCursors(ours, storedCursor);
-      if (order !== null && order <= 0) {
-        const result = { cursor: storedCursor, outcome: "kept_stored" as const, oursWasBehind: order < 0 };
-        return { value: stored, unchanged: true, result };
-      }
+    const storedCursor = stored === undefined ? undefined : cursorOf(stored);
+    const storedRecord = stored === undefined ? undefined : recordOf(stored);
+    const order = storedCursor === undefined ? null : compareIncidentCursors(ours, storedCursor);
+    const keepCursor = storedCursor !== undefined && order !== null && order <= 0;
+    const target =
+      keepCursor || storedCursor === undefined
+        ? (storedCursor ?? ours)
+        : furthestIncidentCursor(ours, storedCursor);
+    const record =
+      storedRecord === undefined
+        ? (ourRecord ?? { completeFrom: target.modificationTime, sent: {} })
+        : ourRecord === undefined
+          ? storedRecord
+          : unitedSentRecords(ourRecord, storedRecord);
+    const oursWasBehind = order !== null && order < 0;
+    if (
+      stored !== undefined &&
+      keepCursor &&
+      storedRecord !== undefined &&
+      sameRecord(record, storedRecord)
+    ) {
+      return {
+        value: stored,
+        unchanged: true,
+        result: { cursor: target, record, outcome: "kept_stored", oursWasBehind },
+      };
     }
-    const target = stored === undefined ? ours : furthestIncidentCursor(ours, cursorOf(stored));
     return {
       value: {
         ...stored,
@@ -135,8 +197,9 @@ export class IncidentCursorStore {
         modificationTime: target.modificationTime,
         idsAtCursor: target.idsAtCursor,
         updatedAt: new Date(this.#now()).toISOString(),
+        lateWindow: record,
       },
-      result: { cursor: target, outcome: "written", oursWasBehind: false },
+      result: { cursor: target, record, outcome: keepCursor ? "kept_stored" : "written", oursWasBehind },
     };
   }
 }

@@ -1,6 +1,7 @@
 // Environment variables the stack sets and the handlers read at cold start: one schema per function,
 // so a missing or malformed value fails the cold start naming the variable. No secret ever goes here.
 import { z } from "zod";
+import { DEFAULT_LATE_WINDOW_MINUTES } from "../poller/late-window.ts";
 import { CORTEX_PRODUCTS, DEFAULT_NOTIFY_MIN_SEVERITY, NOTIFY_SEVERITIES } from "./cortex/vocabulary.ts";
 
 const product = z.enum(CORTEX_PRODUCTS);
@@ -30,6 +31,12 @@ export const pollerEnvironmentSchema = z.object({
   POLL_INTERVAL_SECONDS: z.coerce.number().int().positive().default(60),
   /** ...within the schedule's period, so the invocation ends before the next tick. */
   POLL_WINDOW_SECONDS: z.coerce.number().int().positive().default(60),
+  /** How late after its modification_time a listed version is still found (0 = off). */
+  LATE_ARRIVAL_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULT_LATE_WINDOW_MINUTES * 60),
 });
 export type PollerEnvironment = z.infer<typeof pollerEnvironmentSchema>;
 

@@ -23,6 +23,20 @@ export const PollerMetric = {
   UnrankedSeverity: UNRANKED_SEVERITY_METRIC,
   /** get_incidents items that failed the schema, kept raw under state/quarantine/listing/. */
   QuarantinedIncidents: "QuarantinedIncidents",
+  /** Versions found only because the walk re-read the late-arrival window (listed after the cursor passed them). */
+  LateVersions: "LateVersions",
+  /** Per late version: seconds from its modification_time to the poll that found it. Size the window from it. */
+  LateVersionLatenessSeconds: "LateVersionLatenessSeconds",
+  /** Late versions found in the overrun band, later than the window: sent, but the window is too small. */
+  LateBeyondWindow: "LateBeyondWindow",
+  /** A listed version older than one already sent for the same incident: the index went back in time. */
+  VersionOlderThanSent: "VersionOlderThanSent",
+  /** An incident listed twice in one walk at different modification times. */
+  ListedTwiceInWalk: "ListedTwiceInWalk",
+  /** Ids get_incidents named in restricted_incident_ids: incidents the API key may not see, never queued. */
+  RestrictedIncidents: "RestrictedIncidents",
+  /** Runs whose record of sent versions was cut at its cap, so the window read was shorter than configured. */
+  LateWindowShortened: "LateWindowShortened",
 } as const;
 
 export const EnricherMetric = {

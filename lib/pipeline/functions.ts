@@ -57,6 +57,7 @@ function createPoller(scope: Construct, { config, storage, queue, secret }: Pipe
       NOTIFY_MIN_SEVERITY: config.notifyMinSeverity,
       POLL_INTERVAL_SECONDS: String(config.pollIntervalSeconds),
       POLL_WINDOW_SECONDS: String(pollWindowSeconds(config.schedule)),
+      LATE_ARRIVAL_WINDOW_SECONDS: String(config.lateArrivalWindowMinutes * 60),
     },
     timeout: POLLER_TIMEOUT,
     logRetention: config.logRetentionDays as logs.RetentionDays,

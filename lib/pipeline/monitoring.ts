@@ -177,6 +177,18 @@ export class PipelineMonitoring {
         right: [poller(PollerMetric.RunDurationMs, "Maximum")],
       }),
       new cloudwatch.GraphWidget({
+        title: "Poller: late listing (functions/poller/README.md) and what cannot be right",
+        left: [
+          poller(PollerMetric.LateVersions),
+          poller(PollerMetric.LateBeyondWindow),
+          poller(PollerMetric.VersionOlderThanSent),
+          poller(PollerMetric.ListedTwiceInWalk),
+          poller(PollerMetric.RestrictedIncidents, "Maximum"),
+          poller(PollerMetric.LateWindowShortened),
+        ],
+        right: [poller(PollerMetric.LateVersionLatenessSeconds, "Maximum")],
+      }),
+      new cloudwatch.GraphWidget({
         title: "Queue",
         left: [
           queue.queue.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum" }),

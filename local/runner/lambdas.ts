@@ -70,6 +70,7 @@ export function buildLocalLambdas(input: {
     incidents: cortex,
     filters: options.filters,
     firstRunLookbackMs: options.lookbackMinutes * 60_000,
+    lateWindowMs: options.lateWindowMs,
     logger: poller.logger,
     metrics: poller.metrics,
     priority: { queueUrl: resources.priorityQueueUrl, minSeverity: options.notifyMinSeverity },

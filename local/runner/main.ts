@@ -10,7 +10,13 @@ import { type CortexEmulator, startCortexEmulator } from "../emulator/index.ts";
 import { ApiActivity } from "./api-activity.ts";
 import { provisionLocalResources } from "./aws-resources.ts";
 import { buildLocalLambdas } from "./lambdas.ts";
-import { helpText, parseRunnerOptions, type RunnerOptions, RunnerOptionsError } from "./options.ts";
+import {
+  helpText,
+  LATE_LISTING_DELAY_MS,
+  parseRunnerOptions,
+  type RunnerOptions,
+  RunnerOptionsError,
+} from "./options.ts";
 import { runPipeline } from "./pipeline.ts";
 import { LogLinesView, type StatusView, TerminalStatusView } from "./status.ts";
 import { EXIT_FAILED, formatSummary, writeSummaryJson } from "./summary.ts";
@@ -182,7 +188,7 @@ async function run(options: RunnerOptions, io: CliIo, closers: (() => Promise<vo
 
 async function startEmulator(options: RunnerOptions): Promise<CortexEmulator> {
   if (options.cortex.kind !== "emulator") throw new TypeError("startEmulator needs the emulator target");
-  return startCortexEmulator({
+  const emulator = await startCortexEmulator({
     seed: options.cortex.seed,
     incidents: options.cortex.incidents,
     product: options.product,
@@ -197,6 +203,12 @@ async function startEmulator(options: RunnerOptions): Promise<CortexEmulator> {
       ? {}
       : { live: { intervalMs: options.liveIntervalSeconds * 1000, newPerTick: 1, modifiedPerTick: 1 } }),
   });
+  if (options.lateListingShare > 0) {
+    emulator.control.setFaults({
+      lateListing: { rate: options.lateListingShare, delayMs: LATE_LISTING_DELAY_MS },
+    });
+  }
+  return emulator;
 }
 
 function startBanner(options: RunnerOptions, cortexLabel: string, awsLabel: string): string {
@@ -208,7 +220,10 @@ function startBanner(options: RunnerOptions, cortexLabel: string, awsLabel: stri
       ? `${cortexLabel}, ${options.cortex.incidents} incidents in the backlog (seed ${options.cortex.seed})` +
         (options.once || options.liveIntervalSeconds === 0
           ? ""
-          : `, live: 1 new and 1 modified every ${options.liveIntervalSeconds} s`)
+          : `, live: 1 new and 1 modified every ${options.liveIntervalSeconds} s`) +
+        (options.lateListingShare > 0
+          ? `, ${Math.round(options.lateListingShare * 100)}% of changes listed late`
+          : "")
       : cortexLabel;
   return (
     `cortex-incident-export local runner (${mode})\n` +

@@ -1,6 +1,7 @@
 // The local runner's command line: flags and environment variables, validated into one RunnerOptions object.
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { DEFAULT_LATE_WINDOW_MINUTES, MAX_LATE_WINDOW_MINUTES } from "../../functions/poller/late-window.ts";
 import type {
   CortexAuthType,
   CortexProduct,
@@ -64,11 +65,15 @@ export interface RunnerOptions {
   alertsLimit: number;
   notifyMinSeverity: NotifySeverity;
   lookbackMinutes: number;
+  /** The poller's late-arrival window in ms (0 = off). */
+  lateWindowMs: number;
   filters: IncidentFilterInput[];
   product: CortexProduct;
   logLevel: RunnerLogLevel;
   /** Emulator live mode: seconds between arrivals (one new, one modified incident); 0 = off. */
   liveIntervalSeconds: number;
+  /** Emulator: share (0-1) of live changes get_incidents lists late (LATE_LISTING_DELAY_MS); 0 = off. */
+  lateListingShare: number;
   cortex: TenantTarget | EmulatorTarget;
   /** AWS_ENDPOINT_URL, or undefined for the embedded endpoint. */
   awsEndpointUrl: string | undefined;
@@ -88,12 +93,17 @@ export const DEFAULTS = {
   alertsLimit: 1000,
   notifyMinSeverity: DEFAULT_NOTIFY_MIN_SEVERITY,
   lookbackMinutes: 1440,
+  lateWindowMinutes: DEFAULT_LATE_WINDOW_MINUTES,
   product: "xdr",
   logLevel: "WARN",
   seed: 42,
   incidents: 12,
   liveIntervalSeconds: 20,
+  lateListingShare: 0,
 } as const;
+
+/** --late-listing delays, drawn from the seed: from the vendor's one-minute xdr_delay's half to 4 min (API-FACTS "Late listing"). */
+export const LATE_LISTING_DELAY_MS: [number, number] = [30_000, 240_000];
 
 /** Bad flags or environment: the message says which one and what is allowed. */
 export class RunnerOptionsError extends Error {
@@ -130,6 +140,8 @@ const flagSchema = z.object({
   "alerts-limit": int(1, 1000).default(DEFAULTS.alertsLimit),
   "notify-min-severity": z.enum(NOTIFY_SEVERITIES).default(DEFAULTS.notifyMinSeverity),
   "lookback-minutes": int(1).default(DEFAULTS.lookbackMinutes),
+  // Fractions of a minute are allowed, so a demo can compress time.
+  "late-window": z.coerce.number().min(0).max(MAX_LATE_WINDOW_MINUTES).default(DEFAULTS.lateWindowMinutes),
   filters: z.string().default("[]"),
   product: z.enum(CORTEX_PRODUCTS).default(DEFAULTS.product),
   "log-level": z
@@ -140,6 +152,7 @@ const flagSchema = z.object({
   seed: int(0).default(DEFAULTS.seed),
   incidents: int(0, 100_000).default(DEFAULTS.incidents),
   "live-interval": z.coerce.number().min(0).default(DEFAULTS.liveIntervalSeconds),
+  "late-listing": z.coerce.number().min(0).max(1).default(DEFAULTS.lateListingShare),
 });
 
 const STRING_FLAGS = [
@@ -159,12 +172,14 @@ const STRING_FLAGS = [
   "alerts-limit",
   "notify-min-severity",
   "lookback-minutes",
+  "late-window",
   "filters",
   "product",
   "log-level",
   "seed",
   "incidents",
   "live-interval",
+  "late-listing",
 ] as const;
 
 export function parseRunnerOptions(
@@ -183,7 +198,8 @@ export function parseRunnerOptions(
   const incidentsGiven =
     parsed.values.incidents !== undefined ||
     parsed.values.seed !== undefined ||
-    parsed.values["live-interval"] !== undefined;
+    parsed.values["live-interval"] !== undefined ||
+    parsed.values["late-listing"] !== undefined;
   const cortex = cortexTarget(env, values.seed, values.incidents, incidentsGiven);
   const awsEndpointUrl = optionalUrl(env, "AWS_ENDPOINT_URL");
   const sizes = values.mode === "single" ? "single" : "batching";
@@ -224,10 +240,12 @@ export function parseRunnerOptions(
     alertsLimit: values["alerts-limit"],
     notifyMinSeverity: values["notify-min-severity"],
     lookbackMinutes: values["lookback-minutes"],
+    lateWindowMs: Math.round(values["late-window"] * 60_000),
     filters,
     product: values.product,
     logLevel: values["log-level"],
     liveIntervalSeconds: values["live-interval"],
+    lateListingShare: values["late-listing"],
     cortex,
     awsEndpointUrl,
   };
@@ -315,7 +333,7 @@ function cortexTarget(
   }
   if (emulatorFlagsGiven) {
     throw new RunnerOptionsError(
-      "--seed, --incidents and --live-interval configure the embedded emulator; they cannot be used with CORTEX_API_URL (a real tenant).",
+      "--seed, --incidents, --live-interval and --late-listing configure the embedded emulator; they cannot be used with CORTEX_API_URL (a real tenant).",
     );
   }
   const url = cortexApiUrl(env);
@@ -412,6 +430,8 @@ Flags
   --alerts-limit N          alerts fetched per incident, 1-1000 (default ${DEFAULTS.alertsLimit})
   --notify-min-severity S   low | medium | high | critical (default ${DEFAULTS.notifyMinSeverity})
   --lookback-minutes N      first poll reaches back this far (default ${DEFAULTS.lookbackMinutes})
+  --late-window MINUTES     every poll also re-reads this far behind its cursor for versions the API
+                            listed late, sending each once (default ${DEFAULTS.lateWindowMinutes}; 0 = off)
   --filters JSON            extra get_incidents filters, e.g. '[{"field":"status","operator":"eq","value":"new"}]'
   --product xdr|xpanse      API flavour (default ${DEFAULTS.product})
   --log-level LEVEL         DEBUG | INFO | WARN | ERROR | SILENT for the Lambda code's JSON logs
@@ -420,6 +440,9 @@ Flags
   --incidents N             emulator: incidents in the starting backlog (default ${DEFAULTS.incidents})
   --live-interval SECONDS   emulator: every SECONDS one new and one modified incident arrive
                             (default ${DEFAULTS.liveIntervalSeconds}; 0 = off; always off with --once)
+  --late-listing SHARE      emulator: that share (0-1) of live changes is listed by get_incidents
+                            30 s to 4 min after its modification_time, as a real search index can
+                            (default 0 = off); the poller's --late-window finds them
   -h, --help                this text
 
 Environment

@@ -44,6 +44,7 @@ describe("valid configuration", () => {
       product: "xdr",
       schedule: "rate(1 minute)",
       firstRunLookbackMinutes: 1440,
+      lateArrivalWindowMinutes: 5,
       incidentFilters: [],
       alertsLimit: 1000,
       apiBudgetPerMinute: 10,
@@ -158,6 +159,12 @@ describe("invalid configuration names the field and what is allowed", () => {
       { operationsTopicKmsKeyArn: "alias/aws/sns" },
       "operationsTopicKmsKeyArn",
       /KMS key ARN/,
+    ],
+    [
+      "a late-arrival window over an hour",
+      { lateArrivalWindowMinutes: 61 },
+      "lateArrivalWindowMinutes",
+      /<=60/,
     ],
     ["a misspelled field", { alertLimit: 10 }, "(configuration)", /Unrecognized key: "alertLimit"/],
   ];

@@ -22,6 +22,7 @@ const config: PipelineConfigInput = {
   incidentFilters: [{ field: "status", operator: "neq", value: "resolved" }],
   archive: { storageClass: "DEEP_ARCHIVE", transitionAfterDays: 30, expireAfterDays: 2555 },
   schedule: "rate(30 minutes)",
+  lateArrivalWindowMinutes: 15,
 };
 
 let stack: IncidentExportStack;
@@ -136,6 +137,7 @@ describe("other options", () => {
       config.incidentFilters,
     );
     template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(30 minutes)" });
+    expect(poller?.Properties.Environment.Variables.LATE_ARRIVAL_WINDOW_SECONDS).toBe("900");
   });
 
   it("gives the cursor-lag alarm a period that holds a poll run, so a slow schedule is not missing data", () => {

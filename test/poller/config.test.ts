@@ -22,7 +22,16 @@ describe("poller configuration", () => {
       priority: undefined,
       pollIntervalMs: 60_000,
       pollWindowMs: 60_000,
+      lateWindowMs: 5 * 60_000,
     });
+  });
+
+  it("reads the late-arrival window in seconds, 0 turning it off, and names a malformed one", () => {
+    expect(readPollerConfig({ ...env, LATE_ARRIVAL_WINDOW_SECONDS: "900" }).lateWindowMs).toBe(900_000);
+    expect(readPollerConfig({ ...env, LATE_ARRIVAL_WINDOW_SECONDS: "0" }).lateWindowMs).toBe(0);
+    expect(() => readPollerConfig({ ...env, LATE_ARRIVAL_WINDOW_SECONDS: "-1" })).toThrow(
+      /LATE_ARRIVAL_WINDOW_SECONDS/,
+    );
   });
 
   it("reads the priority lane and the poll loop's interval and window", () => {

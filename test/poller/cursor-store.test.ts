@@ -48,7 +48,7 @@ describe("cursor store on the embedded S3", () => {
     const store = new IncidentCursorStore({ s3, bucket, now: () => Date.UTC(2026, 0, 2) });
     expect(await store.load()).toBeUndefined();
 
-    expect(await store.save(at(1_700_000_000_000, "7", "8"))).toEqual({
+    expect(await store.save(at(1_700_000_000_000, "7", "8"))).toMatchObject({
       cursor: at(1_700_000_000_000, "7", "8"),
       outcome: "written",
     });
@@ -59,7 +59,38 @@ describe("cursor store on the embedded S3", () => {
       modificationTime: 1_700_000_000_000,
       idsAtCursor: ["7", "8"],
       updatedAt: "2026-01-02T00:00:00.000Z",
+      // Saved without a record of sends: complete from the cursor on, which its own ids cover.
+      lateWindow: { completeFrom: 1_700_000_000_000, sent: {} },
     });
+  });
+
+  it("keeps the record of sent versions with the cursor, uniting two runs' records", async () => {
+    const { s3, bucket } = await aws.createPipeline();
+    const first = new IncidentCursorStore({ s3, bucket });
+    const second = new IncidentCursorStore({ s3, bucket });
+    await first.save(at(500, "a"), { completeFrom: 100, sent: { a: 500, b: 300 } });
+    // Behind on the cursor but with a send of its own: the cursor stays, the send is kept.
+    const result = await second.save(at(400), { completeFrom: 200, sent: { b: 350, c: 250 } });
+    expect(result.cursor).toEqual(at(500, "a"));
+    expect((await first.load())?.record).toEqual({ completeFrom: 200, sent: { a: 500, b: 350, c: 250 } });
+  });
+
+  it("reads a cursor written before the late-arrival window as a record complete from the cursor", async () => {
+    const { s3, bucket } = await aws.createPipeline();
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: CURSOR_KEY,
+        Body: JSON.stringify({
+          version: 1,
+          modificationTime: 900,
+          idsAtCursor: ["x"],
+          updatedAt: "2026-01-01T00:00:00Z",
+        }),
+      }),
+    );
+    const loaded = await new IncidentCursorStore({ s3, bucket }).load();
+    expect(loaded?.record).toEqual({ completeFrom: 900, sent: {} });
   });
 
   it("never writes a cursor older than the stored one, whichever run saves last", async () => {
@@ -69,18 +100,18 @@ describe("cursor store on the embedded S3", () => {
     await slowRun.save(at(100, "a"));
     await fastRun.save(at(300, "z"));
 
-    expect(await slowRun.save(at(200, "m"))).toEqual({ cursor: at(300, "z"), outcome: "kept_stored" });
-    expect(await slowRun.save(at(300))).toEqual({ cursor: at(300, "z"), outcome: "kept_stored" });
+    expect(await slowRun.save(at(200, "m"))).toMatchObject({ cursor: at(300, "z"), outcome: "kept_stored" });
+    expect(await slowRun.save(at(300))).toMatchObject({ cursor: at(300, "z"), outcome: "kept_stored" });
     expect((await fastRun.load())?.cursor).toEqual(at(300, "z"));
 
-    expect(await slowRun.save(at(400, "q"))).toEqual({ cursor: at(400, "q"), outcome: "written" });
+    expect(await slowRun.save(at(400, "q"))).toMatchObject({ cursor: at(400, "q"), outcome: "written" });
   });
 
   it("keeps the ids both runs handled when they stopped in the same millisecond", async () => {
     const { s3, bucket } = await aws.createPipeline();
     await new IncidentCursorStore({ s3, bucket }).save(at(500, "1", "2"));
     const result = await new IncidentCursorStore({ s3, bucket }).save(at(500, "2", "3"));
-    expect(result).toEqual({ cursor: at(500, "1", "2", "3"), outcome: "written" });
+    expect(result).toMatchObject({ cursor: at(500, "1", "2", "3"), outcome: "written" });
   });
 
   it("refuses an unreadable cursor object, naming it and what to do", async () => {
@@ -155,7 +186,7 @@ describe("cursor store conditional writes (aws-sdk-client-mock: fauxqs does not 
       .resolves({ ...storedBody(900, "z"), ETag: '"etag-2"' });
     mock.on(PutObjectCommand).rejects(preconditionFailed());
 
-    expect(await store.save(at(200, "b"))).toEqual({ cursor: at(900, "z"), outcome: "kept_stored" });
+    expect(await store.save(at(200, "b"))).toMatchObject({ cursor: at(900, "z"), outcome: "kept_stored" });
     expect(puts(mock)).toHaveLength(1);
   });
 
@@ -167,7 +198,7 @@ describe("cursor store conditional writes (aws-sdk-client-mock: fauxqs does not 
       .resolves({ ...storedBody(150, "c"), ETag: '"etag-2"' });
     mock.on(PutObjectCommand).rejectsOnce(preconditionFailed()).resolves({ ETag: '"etag-3"' });
 
-    expect(await store.save(at(200, "b"))).toEqual({ cursor: at(200, "b"), outcome: "written" });
+    expect(await store.save(at(200, "b"))).toMatchObject({ cursor: at(200, "b"), outcome: "written" });
     expect(puts(mock).map((p) => p.IfMatch)).toEqual(['"etag-1"', '"etag-2"']);
   });
 

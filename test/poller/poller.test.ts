@@ -362,10 +362,11 @@ describe("poller", () => {
     const filters = [{ field: "status", operator: "in", value: ["new", "under_investigation"] }];
     const start = s.clock.now();
     await s.run(60_000, { filters });
-    expect(s.tenant.lastOptions).toEqual({
+    expect(s.tenant.lastOptions).toMatchObject({
       filters,
       deadline: start + 60_000 - 1_000,
       onMalformedIncidents: expect.any(Function),
+      onRestrictedIncidents: expect.any(Function),
     });
   });
 

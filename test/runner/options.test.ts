@@ -191,7 +191,7 @@ describe("parseRunnerOptions", () => {
 
   it("refuses emulator-only flags with a real tenant instead of silently ignoring them", () => {
     expect(parseError(["--incidents", "3"], tenantEnv).message).toContain(
-      "--seed, --incidents and --live-interval",
+      "--seed, --incidents, --live-interval and --late-listing",
     );
   });
 
@@ -213,6 +213,26 @@ describe("parseRunnerOptions", () => {
     expect(parseError(["--batch-size", "10", "--budget-per-minute", "1"]).message).toContain(
       "more than Lambda's 900 s",
     );
+  });
+
+  it("takes --late-listing as the share of live changes the emulator lists late, and refuses it with a real tenant", () => {
+    expect(parseRunnerOptions([], {}).lateListingShare).toBe(0);
+    expect(parseRunnerOptions(["--late-listing", "0.25"], {}).lateListingShare).toBe(0.25);
+    expect(parseError(["--late-listing", "1.5"]).message).toContain("--late-listing");
+    const tenant = {
+      CORTEX_API_URL: "https://api-acme.xdr.eu.paloaltonetworks.com",
+      CORTEX_API_KEY: "k",
+      CORTEX_API_KEY_ID: "1",
+      CORTEX_AUTH_TYPE: "standard",
+    };
+    expect(() => parseRunnerOptions(["--late-listing", "0.2"], tenant)).toThrow(/--late-listing/);
+  });
+
+  it("takes --late-window in minutes (fractions allowed, 0 = off), five by default, an hour at most", () => {
+    expect(parseRunnerOptions([], {}).lateWindowMs).toBe(5 * 60_000);
+    expect(parseRunnerOptions(["--late-window", "0.5"], {}).lateWindowMs).toBe(30_000);
+    expect(parseRunnerOptions(["--late-window", "0"], {}).lateWindowMs).toBe(0);
+    expect(parseError(["--late-window", "61"]).message).toContain("--late-window");
   });
 
   it("documents every flag and environment variable in --help", () => {
@@ -237,6 +257,8 @@ describe("parseRunnerOptions", () => {
       "--seed",
       "--incidents",
       "--live-interval",
+      "--late-listing",
+      "--late-window",
       "--help",
     ];
     for (const flag of flags) {

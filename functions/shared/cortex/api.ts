@@ -93,6 +93,8 @@ export interface IncidentSource {
       filters?: readonly IncidentFilterInput[];
       /** Listed items that failed the schema (raw, with why), awaited before the page is yielded. */
       onMalformedIncidents?: (items: readonly MalformedListedIncident[]) => Promise<void>;
+      /** Told the ids of every reply's `restricted_incident_ids` (incidents the key may not see). */
+      onRestrictedIncidents?: (incidentIds: readonly string[]) => void;
     },
   ): AsyncIterable<IncidentPage>;
 }

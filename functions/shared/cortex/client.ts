@@ -87,6 +87,15 @@ export interface WalkOptions extends CallOptions {
   filters?: readonly IncidentFilterInput[];
   /** Items of a page that failed the schema, awaited before the page's good items are yielded. */
   onMalformedIncidents?: (items: readonly MalformedIncident[]) => Promise<void>;
+  onRestrictedIncidents?: (incidentIds: readonly string[]) => void;
+}
+
+type GetIncidentsCall = CallOptions & Pick<WalkOptions, "onRestrictedIncidents">;
+
+/** The reply's `restricted_incident_ids` (an undocumented field real tenants send), strings only. */
+function restrictedIds(reply: GetIncidentsReply): string[] {
+  const ids = reply.restricted_incident_ids;
+  return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === "string") : [];
 }
 
 // Drain pages of one crowded millisecond overlap by this much, so an incident leaving it mid-walk
@@ -176,13 +185,16 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
     return this.#getIncidents(buildGetIncidentsRequest(request, this.product), options);
   }
 
-  async #getIncidents(data: GetIncidentsRequestData, options: CallOptions): Promise<GetIncidentsReply> {
-    return this.#post(GET_INCIDENTS_PATH, data, options, (reply, rawBody) => {
+  async #getIncidents(data: GetIncidentsRequestData, options: GetIncidentsCall): Promise<GetIncidentsReply> {
+    const reply = await this.#post(GET_INCIDENTS_PATH, data, options, (reply, rawBody) => {
       const parsed = parseGetIncidentsReply(reply);
       if ("incidents" in parsed) return parsed;
       // Retried like any unusable body (a broken item is not: it is set aside in `malformed`).
       throw unusableReply(GET_INCIDENTS_PATH, rawBody, parsed.message);
     });
+    const restricted = restrictedIds(reply);
+    if (restricted.length > 0) options.onRestrictedIncidents?.(restricted);
+    return reply;
   }
 
   /** The incident with its alerts and artifacts; the reply comes back as received even when it breaks the schema. */
@@ -258,6 +270,7 @@ export class CortexClient<P extends CortexProduct = CortexProduct>
       deadline: options.deadline,
       signal: options.signal,
       onMalformedIncidents: options.onMalformedIncidents,
+      onRestrictedIncidents: options.onRestrictedIncidents,
     };
     // `saved` is what a caller may persist; `from` may run ahead of it (t + 1) after draining millisecond t.
     let saved: { time: number; ids: Set<string> } = {
