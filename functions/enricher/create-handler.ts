@@ -223,11 +223,10 @@ export function createEnricherHandler(deps: EnricherDependencies): EnricherHandl
       servedByPriorityLane: prioritized?.servedIncidents,
       changeEvents: deps.changeEvents,
     });
-    // In batch mode the lane's hints ride in each batch call instead (batch-phase.ts).
+    // Before each single call the lane's waiting hints go first (in batch mode they also ride first in
+    // each batch call, batch-phase.ts): an invocation busy with single calls still serves them.
     const prioritized =
-      lane === undefined || batching
-        ? undefined
-        : priorityFirst(pacer, lane, serveHint(lane, logger, enrichment, count));
+      lane === undefined ? undefined : priorityFirst(pacer, lane, serveHint(lane, logger, enrichment, count));
     const invocationPacer = prioritized ?? pacer;
 
     const processRecord = async (record: SQSRecord): Promise<void> => {

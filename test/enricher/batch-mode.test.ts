@@ -271,6 +271,45 @@ describe("batch enrichment against the Cortex emulator", () => {
     expect(archivedBacklog).toBeLessThan(backlog.length);
   });
 
+  it("serves a hint that arrives while the invocation is busy with single calls before the next of them", async () => {
+    const large = emulator.control.addIncidents(
+      Array.from({ length: 6 }, () => ({ severity: "low", alert_count: 80 })),
+    );
+    const [critical] = emulator.control.addIncidents([{ severity: "critical", alert_count: 2 }]);
+    if (critical === undefined) throw new Error("no incident");
+    // The hint reaches the priority queue just after the batch call: only the single-call phase can serve it.
+    const hintAfterBatch = {
+      getMultipleIncidentsExtraData: async (
+        ids: readonly string[],
+        options?: Parameters<CortexClient["getMultipleIncidentsExtraData"]>[1],
+      ) => {
+        const reply = await cortex.getMultipleIncidentsExtraData(ids, options);
+        await aws.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: priorityQueueUrl,
+            Entries: [{ Id: "0", MessageBody: JSON.stringify(messageFor(critical)) }],
+          }),
+        );
+        return reply;
+      },
+    };
+    const { handler } = enricher({ priorityQueueUrl, batchExtraData: hintAfterBatch });
+    await sendVersions(aws, large.map(messageFor));
+    const event = await receiveBatch(300);
+
+    await time.run(() => handler(event, lambdaContext(time.now, TIMEOUT_MS)));
+
+    expect(await drainNotifications(aws)).toHaveLength(1);
+    const singles = requestsTo(SINGLE).filter((request) => request.status === 200);
+    const ids = singles.map((request) =>
+      String((request.requestData as { incident_id?: unknown }).incident_id),
+    );
+    const largeIds = new Set(large.map((incident) => incident.incident_id));
+    // The critical incident's call came before the last of the large incidents' completion calls.
+    expect(ids.indexOf(critical.incident_id)).toBeGreaterThanOrEqual(0);
+    expect(ids.indexOf(critical.incident_id)).toBeLessThan(ids.findLastIndex((id) => largeIds.has(id)));
+  });
+
   it("fails the messages in batch mode on a tenant without the endpoint, saying to change the mode", async () => {
     emulator.control.setFaults({ withoutBatchEndpoint: true });
     const { handler } = enricher({ mode: "batch" });
