@@ -28,6 +28,24 @@ export interface ApiBudgetResult {
   notifiedFraction: number;
 }
 
+/** The SQS and S3 requests of a run that AWS bills per request: the cost model's inputs. */
+export function billedRequests(harness: PipelineHarness): {
+  sqsRequests: number;
+  s3Puts: number;
+  s3Gets: number;
+} {
+  const { poller, enricher, runner } = harness.calls;
+  return {
+    sqsRequests:
+      poller.sqs.count("SendMessageBatchCommand") +
+      runner.sqs.receivesWithMessages +
+      runner.sqs.count("DeleteMessageBatchCommand") +
+      enricher.sqs.total(),
+    s3Puts: poller.s3.count("PutObjectCommand") + enricher.s3.count("PutObjectCommand"),
+    s3Gets: poller.s3.count("GetObjectCommand") + enricher.s3.count("GetObjectCommand"),
+  };
+}
+
 /** Sums the wall time of every invocation (what Lambda bills) of a handler. */
 export function timed(
   handler: SqsBatchHandler,
@@ -126,14 +144,7 @@ async function runScenario({ backlog, limit }: BudgetScenario): Promise<Scenario
     const versions = archive.length;
     const lags = sendLags(harness.extraDataCalls, extraData);
 
-    const { poller, enricher, runner } = harness.calls;
-    const sqsRequests =
-      poller.sqs.count("SendMessageBatchCommand") +
-      runner.sqs.receivesWithMessages +
-      runner.sqs.count("DeleteMessageBatchCommand") +
-      enricher.sqs.total();
-    const s3Puts = poller.s3.count("PutObjectCommand") + enricher.s3.count("PutObjectCommand");
-    const s3Gets = poller.s3.count("GetObjectCommand") + enricher.s3.count("GetObjectCommand");
+    const { sqsRequests, s3Puts, s3Gets } = billedRequests(harness);
     const archiveBytes = archive.reduce((sum, object) => sum + object.bytes, 0);
     const compression = 60_000 / limit.windowMs;
     return {

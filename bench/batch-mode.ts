@@ -5,7 +5,7 @@
 import type { EnricherMode } from "../functions/shared/lambda-environment.ts";
 import { enricherSizing } from "../lib/config.ts";
 import { PipelineHarness } from "../local/pipeline-harness.ts";
-import { timed } from "./api-budget.ts";
+import { billedRequests, timed } from "./api-budget.ts";
 import { costPerMillionVersions } from "./cost.ts";
 import type { BenchTable } from "./report.ts";
 
@@ -92,12 +92,7 @@ async function runMode(mode: "batch" | "single"): Promise<ModeRun> {
     const versions = archive.length;
     const elapsedMs = (accepted.at(-1)?.time ?? 0) - (accepted[0]?.time ?? 0);
     const versionsPerMinute = versions / ((elapsedMs * compression) / 60_000);
-    const { poller, enricher, runner } = harness.calls;
-    const sqsRequests =
-      poller.sqs.count("SendMessageBatchCommand") +
-      runner.sqs.receivesWithMessages +
-      runner.sqs.count("DeleteMessageBatchCommand") +
-      enricher.sqs.total();
+    const { sqsRequests, s3Puts, s3Gets } = billedRequests(harness);
     const costInputs = {
       enricherMsPerVersion: (totals.ms / versions) * compression,
       enricherMemoryMb: 256,
@@ -106,10 +101,8 @@ async function runMode(mode: "batch" | "single"): Promise<ModeRun> {
       pollerMemoryMb: 256,
       pollerInvocationsPerVersion: summary.poll_runs / versions,
       sqsRequestsPerVersion: sqsRequests / versions,
-      s3PutsPerVersion:
-        (poller.s3.count("PutObjectCommand") + enricher.s3.count("PutObjectCommand")) / versions,
-      s3GetsPerVersion:
-        (poller.s3.count("GetObjectCommand") + enricher.s3.count("GetObjectCommand")) / versions,
+      s3PutsPerVersion: s3Puts / versions,
+      s3GetsPerVersion: s3Gets / versions,
       archiveBytesPerVersion: archive.reduce((sum, object) => sum + object.bytes, 0) / versions,
       notifiedFraction: notifications.length / versions,
     };
