@@ -113,6 +113,11 @@ async function runMode(mode: "batch" | "single"): Promise<ModeRun> {
         ).slice(1),
       );
     const withoutDeliveries = dollars(0);
+    if (process.env.BENCH_DEBUG) {
+      const t0 = accepted[0]?.time ?? 0;
+      console.log(costPerMillionVersions({ ...costInputs, emailSubscribers: 0 }).rows.map((r) => r.join(" | ")).join("\n"));
+      console.log(extraData.map((r) => `${(((r.time - t0) * compression) / 1000).toFixed(1)} ${r.endpoint === "get_incident_extra_data" ? "S" : "B"}${r.status}`).join("  "));
+    }
     return {
       mode,
       versions,

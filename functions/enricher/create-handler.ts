@@ -71,6 +71,12 @@ export interface EnricherContainer {
   /** Slots of the batch endpoint's own budget. */
   batchPacer: ApiBudgetPacer;
   mode: EnricherMode;
+  /**
+   * Batch and auto mode hold the single endpoint's slot from each invocation's start instead of to its
+   * end: the wait then overlaps the batch phase, and an invocation without single calls waits for none.
+   * Fixed per container (by the configured mode, not by a fallback), so every invocation keeps one rule.
+   */
+  singleSlotAtStart: boolean;
   lane: PriorityLane | undefined;
   deadlineMarginMs: number;
   throttleBackoff: (receiveCount: number) => number;
@@ -83,6 +89,7 @@ export function createEnricherContainer(deps: EnricherDependencies): EnricherCon
   const now = deps.now ?? Date.now;
   const pacing = { maxConcurrency: deps.maxConcurrency, now, ...(deps.sleep && { sleep: deps.sleep }) };
   const { sqs, priorityQueueUrl, logger, metrics } = deps;
+  const mode = deps.batchExtraData === undefined ? "single" : (deps.mode ?? "auto");
   return {
     deps,
     now,
@@ -91,7 +98,8 @@ export function createEnricherContainer(deps: EnricherDependencies): EnricherCon
       ...pacing,
       budgetPerMinute: deps.batchBudgetPerMinute ?? DEFAULT_BATCH_BUDGET_PER_MINUTE,
     }),
-    mode: deps.batchExtraData === undefined ? "single" : (deps.mode ?? "auto"),
+    mode,
+    singleSlotAtStart: mode !== "single",
     lane:
       priorityQueueUrl === undefined
         ? undefined

@@ -95,6 +95,7 @@ function startInvocation(container: EnricherContainer, invocation: InvocationCon
     servedByPriorityLane: prioritized?.servedIncidents,
     changeEvents: deps.changeEvents,
   };
+  if (container.singleSlotAtStart) pacer.holdSlotFrom(invokedAt);
   const batching = container.mode !== "single" && invokedAt >= container.batchUnavailableUntil;
   const servedHints = () => (prioritized?.servedIncidents.size ?? 0) > 0;
   return { container, ledger, context, servedHints, batching, endsAt };
@@ -179,7 +180,10 @@ export async function runInvocation(
   await single.drained();
   await changeEvents?.flush();
   await returnUnfinished(run);
-  await holdSlots([container.pacer, container.batchPacer], run.endsAt);
+  await holdSlots(
+    container.singleSlotAtStart ? [container.batchPacer] : [container.pacer, container.batchPacer],
+    run.endsAt,
+  );
   const batchItemFailures = [...ledger.failed].map((itemIdentifier) => ({ itemIdentifier }));
   logDone(logger, event, run, batchItemFailures.length);
   return { batchItemFailures };

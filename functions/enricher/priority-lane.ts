@@ -168,6 +168,7 @@ function heldSlot(inner: ApiBudgetPacer): ApiBudgetPacer & { readonly used: bool
     },
     holdExtraSlots: (count) => inner.holdExtraSlots(count),
     waitOutSlot: (deadline) => inner.waitOutSlot(deadline),
+    holdSlotFrom: (at) => inner.holdSlotFrom(at),
   };
 }
 
@@ -204,5 +205,6 @@ export function priorityFirst(
     },
     holdExtraSlots: (count) => inner.holdExtraSlots(count),
     waitOutSlot: (deadline) => inner.waitOutSlot(deadline),
+    holdSlotFrom: (at) => inner.holdSlotFrom(at),
   };
 }

@@ -3,7 +3,8 @@
 // one call per `60000 * maxConcurrency / budgetPerMinute` ms (plus a small guard). A call holds its slot until the
 // slot is over, even across invocations: the instance remembers when its slot ends, and an
 // invocation waits out its last slot before returning (the next invocation may run in another
-// container that knows nothing of this one).
+// container that knows nothing of this one), or, the same guarantee the other way round, holds a slot
+// from its start before its first call (holdSlotFrom).
 
 export interface ApiBudgetPacerOptions {
   budgetPerMinute: number;
@@ -24,6 +25,13 @@ export interface ApiBudgetPacer {
   holdExtraSlots(count: number): void;
   /** Waits until the last claimed slot is over, but never past `deadline`. */
   waitOutSlot(deadline: number): Promise<void>;
+  /**
+   * Counts a slot as held from `at` (an invocation's start): the next call waits for it to end. An
+   * invocation that holds its first slot this way need not wait out its last one before it returns: either
+   * way an invocation's first call is a whole slot after the last call of any invocation that ended before
+   * it began.
+   */
+  holdSlotFrom(at: number): void;
   /** Epoch ms when the last claimed slot ends (0 when none was claimed yet). */
   readonly slotEndsAt: number;
 }
@@ -83,6 +91,9 @@ export function createApiBudgetPacer(options: ApiBudgetPacerOptions): ApiBudgetP
     },
     holdExtraSlots(count) {
       if (count > 0) slotEndsAt += count * intervalMs;
+    },
+    holdSlotFrom(at) {
+      slotEndsAt = Math.max(slotEndsAt, at + intervalMs);
     },
     async waitOutSlot(deadline) {
       const wait = Math.min(slotEndsAt, deadline) - now();
