@@ -10,6 +10,7 @@ import type { ApiBudgetPacer } from "../shared/pacing.ts";
 import { runBatchPhase } from "./batch-phase.ts";
 import type { EnrichmentContext } from "./context.ts";
 import type { EnricherContainer } from "./create-handler.ts";
+import { BATCH_MAX_INCIDENTS } from "./enrich-batch.ts";
 import { enrichIncidentVersion } from "./enrich-incident.ts";
 import { InvocationLedger } from "./ledger.ts";
 import { type PriorityLane, priorityFirst, type ServeHint } from "./priority-lane.ts";
@@ -119,6 +120,27 @@ async function batchPhase(run: Invocation, single: SingleLane, records: Paramete
     container.batchUnavailableUntil = container.now() + container.batchRetryAfterMs;
 }
 
+/**
+ * A short batch (fewer records than one batch call takes) means the queue had no more: the other
+ * instances are most likely idle. The single calls beyond this invocation's share (1 / max concurrency)
+ * go back to the queue at once, for them to make with their own share of the budget; whatever cannot be
+ * handed back stays here.
+ */
+async function spreadSingleCalls(run: Invocation, single: SingleLane, records: number): Promise<void> {
+  const { deps } = run.container;
+  if (records >= BATCH_MAX_INCIDENTS) return;
+  const released = single.release(Math.ceil(single.handedOver / deps.maxConcurrency));
+  if (released.length === 0) return;
+  const target = { sqs: deps.sqs, queueUrl: deps.queueUrl, logger: deps.logger, metrics: deps.metrics };
+  const why = "for single calls another instance can make sooner";
+  const queued = await requeueUnstarted(
+    target,
+    released.map((parsed) => parsed.record),
+    why,
+  );
+  single.add(released.filter((parsed) => !queued.has(parsed.record.messageId)));
+}
+
 /** Throttled records back after a growing backoff; unstarted ones handed back to the queue soon. */
 async function returnUnfinished(run: Invocation): Promise<void> {
   const { container, ledger } = run;
@@ -133,7 +155,9 @@ async function returnUnfinished(run: Invocation): Promise<void> {
     );
   }
   if (ledger.deferred.length === 0) return;
-  if (run.batching) {
+  // Batch and auto mode take up to 100 messages an invocation: unstarted ones would otherwise climb
+  // towards the DLQ's receive count untried (also while auto mode falls back to single calls).
+  if (container.mode !== "single") {
     ledger.acknowledge(
       await requeueUnstarted({ ...target, metrics: container.deps.metrics }, ledger.deferred),
     );
@@ -174,8 +198,10 @@ export async function runInvocation(
   const single = new SingleLane((record) =>
     enrichRecord({ context: run.context, ledger, changeEvents }, record),
   );
-  if (run.batching) await batchPhase(run, single, records);
-  else single.add(records);
+  if (run.batching) {
+    await batchPhase(run, single, records);
+    await spreadSingleCalls(run, single, event.Records.length);
+  } else single.add(records);
   await changeEvents?.flush();
   await single.drained();
   await changeEvents?.flush();

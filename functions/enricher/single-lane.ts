@@ -67,19 +67,43 @@ export async function enrichRecord(step: SingleStep, { record, message }: Parsed
 
 /** Runs `step` for each record handed over, one at a time, in order. */
 export class SingleLane {
-  #chain: Promise<void> = Promise.resolve();
   readonly #step: (record: ParsedRecord) => Promise<void>;
+  readonly #waiting: ParsedRecord[] = [];
+  #handedOver = 0;
+  #working: Promise<void> | undefined;
 
   constructor(step: (record: ParsedRecord) => Promise<void>) {
     this.#step = step;
   }
 
   add(records: readonly ParsedRecord[]): void {
-    for (const record of records) this.#chain = this.#chain.then(() => this.#step(record));
+    this.#waiting.push(...records);
+    this.#handedOver += records.length;
+    this.#working ??= this.#work();
+  }
+
+  /** Every record handed over so far, started or not. */
+  get handedOver(): number {
+    return this.#handedOver;
+  }
+
+  /** Takes back the records not started yet beyond the first `keep` handed over (the last ones first). */
+  release(keep: number): ParsedRecord[] {
+    const excess = Math.min(this.#waiting.length, this.#handedOver - keep);
+    if (excess <= 0) return [];
+    this.#handedOver -= excess;
+    return this.#waiting.splice(this.#waiting.length - excess, excess);
   }
 
   /** Settles once every record handed over so far is done. */
-  drained(): Promise<void> {
-    return this.#chain;
+  async drained(): Promise<void> {
+    await this.#working;
+  }
+
+  async #work(): Promise<void> {
+    for (let next = this.#waiting.shift(); next !== undefined; next = this.#waiting.shift()) {
+      await this.#step(next);
+    }
+    this.#working = undefined;
   }
 }

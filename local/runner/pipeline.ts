@@ -141,6 +141,7 @@ class PipelineRun {
       await this.#pollLoop();
       if (this.#deps.settings.once && !this.#windDown.signal.aborted) {
         this.#phase = "draining";
+        this.#source.endBatchingWindow();
         await this.#waitUntilDrained();
       }
 

@@ -30,6 +30,19 @@ describe("API budget pacer", () => {
     expect(gaps).toEqual([INTERVAL, INTERVAL, INTERVAL, INTERVAL]);
   });
 
+  it("counts a slot held from an invocation's start: the first call waits a whole slot from then", async () => {
+    const clock = fakeClock();
+    const pacer = createApiBudgetPacer({ budgetPerMinute: 10, maxConcurrency: 2, ...clock });
+    const invokedAt = clock.now();
+    pacer.holdSlotFrom(invokedAt);
+    clock.advance(3_000); // the batch phase works meanwhile
+    expect(await pacer.acquireSlot(invokedAt + 600_000)).toBe(true);
+    expect(clock.now() - invokedAt).toBe(INTERVAL);
+    // A later call's slot is not shortened by holding from an earlier start.
+    pacer.holdSlotFrom(invokedAt);
+    expect(pacer.slotEndsAt).toBe(invokedAt + 2 * INTERVAL);
+  });
+
   it("never starts a call early when the timer fires early", async () => {
     let current = 0;
     const early = {
