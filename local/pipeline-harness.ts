@@ -199,6 +199,9 @@ export function quietPowertools(serviceName: string): { logger: Logger; metrics:
 
 let harnessCount = 0;
 
+/** The poller's first-run look-back: a day, as in the stack's default. */
+export const FIRST_RUN_LOOKBACK_MS = 24 * 3600 * 1000;
+
 export class PipelineHarness {
   readonly options: PipelineHarnessOptions;
   readonly emulator: CortexEmulator;
@@ -377,7 +380,7 @@ export class PipelineHarness {
       queueUrl: this.resources.queueUrl,
       incidents: this.cortexClient(),
       filters: [],
-      firstRunLookbackMs: 24 * 3600 * 1000,
+      firstRunLookbackMs: FIRST_RUN_LOOKBACK_MS,
       logger,
       metrics,
       ...(this.options.priorityLane === true

@@ -11,13 +11,14 @@ import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { ChangeEventPublisher } from "../shared/change-event-publisher.ts";
 import type { BatchExtraDataSource, ExtraDataSource, IncidentLookup } from "../shared/cortex/api.ts";
 import type { NotifySeverity } from "../shared/cortex/vocabulary.ts";
+import type { InvocationContext } from "../shared/invocation-context.ts";
 import type { EnricherMode } from "../shared/lambda-environment.ts";
 import { type ApiBudgetPacer, createApiBudgetPacer } from "../shared/pacing.ts";
-import { type InvocationContext, runInvocation } from "./invocation.ts";
+import { runInvocation } from "./invocation.ts";
 import { createPriorityLane, type PriorityLane } from "./priority-lane.ts";
 import { throttleBackoffSeconds } from "./redelivery.ts";
 
-export type { InvocationContext } from "./invocation.ts";
+export type { InvocationContext } from "../shared/invocation-context.ts";
 export { throttleBackoffSeconds } from "./redelivery.ts";
 
 export interface EnricherDependencies {

@@ -6,6 +6,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { BatchExtraDataSource } from "../shared/cortex/api.ts";
 import { isCortexError } from "../shared/cortex/errors.ts";
+import type { InvocationContext } from "../shared/invocation-context.ts";
 import type { ApiBudgetPacer } from "../shared/pacing.ts";
 import { runBatchPhase } from "./batch-phase.ts";
 import type { EnrichmentContext } from "./context.ts";
@@ -18,10 +19,6 @@ import { parseRecords } from "./records.ts";
 import { delayRedelivery, receiveCount } from "./redelivery.ts";
 import { requeueUnstarted } from "./requeue.ts";
 import { enrichRecord, SingleLane } from "./single-lane.ts";
-
-export interface InvocationContext {
-  getRemainingTimeInMillis(): number;
-}
 
 /** Waiting out the last slot may use the margin, but never the last second of the invocation. */
 const FINAL_MARGIN_MS = 1_000;

@@ -1,37 +1,38 @@
 // Batch enrichment against the Cortex tenant emulator (real HTTP on 127.0.0.1, through the project's
 // Cortex client) and the embedded AWS endpoint, on one VirtualTime: both extra-data endpoints enforce
 // their 10-per-minute budgets on it, so a 300-incident backlog plays out in virtual minutes.
-import { CreateQueueCommand, PurgeQueueCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  createEnricherContainer,
-  createEnricherHandler,
-  type EnricherDependencies,
-} from "../../functions/enricher/create-handler.ts";
+import type { EnricherDependencies } from "../../functions/enricher/create-handler.ts";
 import type { IncidentSummary } from "../../functions/shared/cortex/api.ts";
-import { CortexClient } from "../../functions/shared/cortex/client.ts";
+import type { CortexClient } from "../../functions/shared/cortex/client.ts";
 import { readIncidentState } from "../../functions/shared/incident-state.ts";
 import { EnricherMetric } from "../../functions/shared/metric-names.ts";
-import {
-  type CortexEmulator,
-  type EmulatedIncident,
-  startCortexEmulator,
-} from "../../local/emulator/index.ts";
+import { paceInterval } from "../../functions/shared/pacing.ts";
+import type { CortexEmulator, EmulatedIncident } from "../../local/emulator/index.ts";
 import {
   type AwsFixture,
   acknowledge,
+  createQueue,
   drainNotifications,
+  invokeUntilEmpty,
   listKeys,
   readObject,
   receiveEvent,
+  resetQueues,
   sendVersions,
-  startAws,
 } from "../support/aws.ts";
 import { VirtualTime } from "../support/clock.ts";
 import { lambdaContext } from "../support/lambda-context.ts";
-import { recordingMetrics } from "../support/powertools.ts";
-import { archivePrefix, busiestWindow, enricherDependencies, versionMessage } from "./fixtures.ts";
+import {
+  archivePrefix,
+  busiestWindow,
+  type EmulatedTenant,
+  enricherOn,
+  startEmulatedTenant,
+  versionMessage,
+} from "./fixtures.ts";
 
 const SINGLE = "get_incident_extra_data";
 const BATCH = "get_multiple_incidents_extra_data";
@@ -41,56 +42,33 @@ const ALERTS_LIMIT = 200;
 /** As the stack sizes a batch-mode invocation: one batch slot and ten single slots at 12 s, plus the margin. */
 const TIMEOUT_MS = 192_000;
 
+const time = new VirtualTime();
+let tenant: EmulatedTenant;
 let aws: AwsFixture;
 let emulator: CortexEmulator;
 let cortex: CortexClient;
 let priorityQueueUrl: string;
-const time = new VirtualTime();
 
 beforeAll(async () => {
-  aws = await startAws();
-  emulator = await startCortexEmulator({
-    incidents: 0,
+  const rateLimit = { requests: BUDGET, windowMs: WINDOW_MS };
+  tenant = await startEmulatedTenant(time, {
     seed: "batch-mode",
-    now: time.now,
-    rateLimits: {
-      extraData: { requests: BUDGET, windowMs: WINDOW_MS },
-      batchExtraData: { requests: BUDGET, windowMs: WINDOW_MS },
-    },
+    rateLimits: { extraData: rateLimit, batchExtraData: rateLimit },
   });
-  const created = await aws.sqs.send(new CreateQueueCommand({ QueueName: `batch-priority-${process.pid}` }));
-  priorityQueueUrl = created.QueueUrl ?? "";
-  const key = emulator.keys.standard;
-  cortex = new CortexClient({
-    baseUrl: emulator.url,
-    product: "xdr",
-    credentials: { apiKey: key.key, apiKeyId: key.id, authType: "standard" },
-    now: time.now,
-    sleep: time.sleep,
-    maxAttempts: 3,
-    retryBaseDelayMs: 1_000,
-    retryMaxDelayMs: 8_000,
-    random: () => 0.5,
-  });
+  ({ aws, emulator, cortex } = tenant);
+  priorityQueueUrl = await createQueue(aws.sqs, `batch-priority-${process.pid}`);
 });
-afterAll(async () => {
-  await cortex?.close();
-  await emulator?.close();
-  await aws?.close();
-});
+afterAll(() => tenant?.close());
 beforeEach(async () => {
   emulator.control.clearFaults();
-  await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.queueUrl }));
-  await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: priorityQueueUrl }));
-  await drainNotifications(aws);
+  await resetQueues(aws, priorityQueueUrl);
   await time.sleep(WINDOW_MS); // a fresh budget window, whatever earlier tests spent
 });
 
 function enricher(overrides: Partial<EnricherDependencies> = {}) {
-  const recorded = recordingMetrics();
-  const deps = enricherDependencies(
+  return enricherOn(
     aws,
-    { extraData: cortex, metrics: recorded.metrics, now: time.now, sleep: time.sleep },
+    { extraData: cortex, now: time.now, sleep: time.sleep },
     {
       batchExtraData: cortex,
       incidentLookup: cortex,
@@ -101,7 +79,6 @@ function enricher(overrides: Partial<EnricherDependencies> = {}) {
       ...overrides,
     },
   );
-  return { handler: createEnricherHandler(deps), recorded, deps };
 }
 
 /** What the event source hands one invocation: up to 100 messages (SQS receives 10 at a time). */
@@ -116,16 +93,11 @@ async function receiveBatch(visibilityTimeout: number): Promise<SQSEvent> {
 }
 
 /** Drives one instance like the event source until the queue looks empty (throttled messages come straight back: backoff 0). */
-async function drain(handler: ReturnType<typeof enricher>["handler"]) {
-  let invocations = 0;
-  for (; invocations < 40; invocations++) {
-    const event = await receiveBatch(300);
-    if (event.Records.length === 0) break;
-    const response = await handler(event, lambdaContext(time.now, TIMEOUT_MS));
-    await acknowledge(aws, event, response);
-  }
-  return invocations;
-}
+const drain = (handler: ReturnType<typeof enricher>["handler"]) =>
+  invokeUntilEmpty(aws, handler, () => lambdaContext(time.now, TIMEOUT_MS), {
+    maxInvocations: 40,
+    receive: () => receiveBatch(300),
+  });
 
 function messageFor(incident: EmulatedIncident) {
   return versionMessage(incident as IncidentSummary, { polled_at: time.now() });
@@ -400,7 +372,7 @@ describe("batch enrichment against the Cortex emulator", () => {
 
 describe("how batch mode spends the single endpoint's slots", () => {
   /** Virtual ms between two single calls of one instance: the budget shared by max concurrency 2. */
-  const singleInterval = () => createEnricherContainer(enricher().deps).pacer.intervalMs;
+  const singleInterval = () => paceInterval(BUDGET, 2);
 
   it("starts the single call of an incident the batch cut while the rest of the batch is still being archived", async () => {
     const [large] = emulator.control.addIncidents([{ severity: "low", alert_count: 120 }]);

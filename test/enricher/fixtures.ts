@@ -1,7 +1,7 @@
 // Enricher test fixtures: realistic incidents and extra-data replies (shaped like the seed page and
 // API-FACTS), an in-memory ExtraDataSource fake, and the enricher's dependencies on a test's AWS resources.
 // The clock, the Lambda context, the AWS harness and the recording metrics are test/support's.
-import type { EnricherDependencies } from "../../functions/enricher/create-handler.ts";
+import { createEnricherHandler, type EnricherDependencies } from "../../functions/enricher/create-handler.ts";
 import { archiveKey } from "../../functions/shared/archive.ts";
 import type {
   CallOptions,
@@ -9,11 +9,19 @@ import type {
   ExtraDataSource,
   IncidentSummary,
 } from "../../functions/shared/cortex/api.ts";
+import type { CortexClient, CortexClientConfig } from "../../functions/shared/cortex/client.ts";
 import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
 import type { IncidentVersionMessage } from "../../functions/shared/queue-message.ts";
-import type { AwsResources } from "../support/aws.ts";
-import { BASE_TIME } from "../support/clock.ts";
-import { silentLogger } from "../support/powertools.ts";
+import { emulatorClient } from "../../local/emulator/client.ts";
+import {
+  type CortexEmulator,
+  type CortexEmulatorOptions,
+  startCortexEmulator,
+} from "../../local/emulator/index.ts";
+import { type AwsResources, invokeFromQueue, startAws } from "../support/aws.ts";
+import { BASE_TIME, fakeClock, type VirtualTime } from "../support/clock.ts";
+import { lambdaContext } from "../support/lambda-context.ts";
+import { recordingMetrics, silentLogger } from "../support/powertools.ts";
 
 export function incidentFields(id: string, overrides: Partial<IncidentSummary> = {}): IncidentSummary {
   return {
@@ -125,6 +133,7 @@ export class ScriptedExtraData implements ExtraDataSource {
   }[] = [];
   readonly #answers = new Map<string, Answer[]>();
   readonly #now: () => number;
+  #beforeCall: (callNumber: number) => Promise<void> = async () => {};
 
   constructor(now: () => number) {
     this.#now = now;
@@ -136,10 +145,16 @@ export class ScriptedExtraData implements ExtraDataSource {
     return this;
   }
 
+  /** Runs before each call is answered (numbered from 1): a test makes something happen mid-batch. */
+  onCall(hook: (callNumber: number) => Promise<void>): void {
+    this.#beforeCall = hook;
+  }
+
   async getIncidentExtraData(
     incidentId: string,
     options?: CallOptions & { alertsLimit?: number },
   ): Promise<ExtraDataResult> {
+    await this.#beforeCall(this.calls.length + 1);
     this.calls.push({ incidentId, at: this.#now(), options });
     const queue = this.#answers.get(incidentId) ?? [];
     const answer = queue.length > 1 ? queue.shift() : queue[0];
@@ -175,6 +190,79 @@ export function enricherDependencies(
     ...overrides,
   };
 }
+
+/** The enricher's handler on a test's resources and clock, with the metrics it published. */
+export function enricherOn(
+  aws: AwsResources,
+  parts: Pick<EnricherDependencies, "extraData" | "now" | "sleep">,
+  overrides: Partial<EnricherDependencies> = {},
+) {
+  const recorded = recordingMetrics();
+  const handler = createEnricherHandler(
+    enricherDependencies(aws, { ...parts, metrics: recorded.metrics }, overrides),
+  );
+  return { handler, recorded };
+}
+
+/**
+ * One enricher instance (a Lambda "container") on its own fake clock, with the Cortex side scripted:
+ * the handler, its recorded metrics, and `invoke`, one invocation the way Lambda's event source makes it.
+ */
+export function scriptedEnricher(
+  aws: AwsResources,
+  overrides: Partial<EnricherDependencies> = {},
+  invocationMs = 900_000,
+) {
+  const clock = fakeClock();
+  const extraData = new ScriptedExtraData(clock.now);
+  const { handler, recorded } = enricherOn(aws, { extraData, now: clock.now, sleep: clock.sleep }, overrides);
+  return {
+    clock,
+    extraData,
+    recorded,
+    handler,
+    invoke: (options: { max?: number; visibilitySeconds?: number; timeoutMs?: number } = {}) =>
+      invokeFromQueue(aws, handler, lambdaContext(clock.now, options.timeoutMs ?? invocationMs), options),
+  };
+}
+
+/** The real Cortex client against the emulator on the test's virtual time, with fixed retry jitter: the same run every time. */
+export function emulatorCortex(
+  emulator: Pick<CortexEmulator, "url" | "keys">,
+  time: Pick<VirtualTime, "now" | "sleep">,
+  overrides: Pick<CortexClientConfig<"xdr">, "requestTimeoutMs"> = {},
+): CortexClient<"xdr"> {
+  return emulatorClient(emulator, {
+    now: time.now,
+    sleep: time.sleep,
+    maxAttempts: 3,
+    retryBaseDelayMs: 1_000,
+    retryMaxDelayMs: 8_000,
+    random: () => 0.5,
+    ...overrides,
+  });
+}
+
+/** The embedded AWS endpoint and a Cortex emulator (no incidents yet) on one virtual time, with the real client. */
+export async function startEmulatedTenant(
+  time: VirtualTime,
+  options: Pick<CortexEmulatorOptions, "seed" | "rateLimits">,
+) {
+  const aws = await startAws();
+  const emulator = await startCortexEmulator({ incidents: 0, now: time.now, ...options });
+  const cortex = emulatorCortex(emulator, time);
+  return {
+    aws,
+    emulator,
+    cortex,
+    async close() {
+      await cortex.close();
+      await emulator.close();
+      await aws.close();
+    },
+  };
+}
+export type EmulatedTenant = Awaited<ReturnType<typeof startEmulatedTenant>>;
 
 /** The archive folder of an incident's versions: the key contract up to the file name. */
 export function archivePrefix(incident: { incident_id: string; creation_time: number }): string {

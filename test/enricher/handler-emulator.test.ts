@@ -1,106 +1,78 @@
-// The enricher against the Cortex tenant emulator (real HTTP on 127.0.0.1) through the project's real
-// Cortex client, and the embedded AWS endpoint. Enricher, client and emulator share one VirtualTime:
-// the emulator's 10-per-minute extra-data limit is enforced on it, so pacing and the budget are shown
-// exactly, with two concurrent enricher instances, without waiting minutes.
-import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createEnricherHandler, type EnricherDependencies } from "../../functions/enricher/create-handler.ts";
+import type { EnricherDependencies } from "../../functions/enricher/create-handler.ts";
 import type { IncidentSummary } from "../../functions/shared/cortex/api.ts";
-import { CortexClient } from "../../functions/shared/cortex/client.ts";
+import type { CortexClient } from "../../functions/shared/cortex/client.ts";
 import { readIncidentState } from "../../functions/shared/incident-state.ts";
 import { EnricherMetric } from "../../functions/shared/metric-names.ts";
-import {
-  type CortexEmulator,
-  type EmulatedIncident,
-  startCortexEmulator,
-} from "../../local/emulator/index.ts";
+import type { CortexEmulator, EmulatedIncident } from "../../local/emulator/index.ts";
 import {
   type AwsFixture,
-  acknowledge,
   drainNotifications,
+  invokeUntilEmpty,
   listKeys,
   readObject,
   receiveEvent,
+  resetQueues,
   sendVersions,
-  startAws,
 } from "../support/aws.ts";
 import { VirtualTime } from "../support/clock.ts";
 import { lambdaContext } from "../support/lambda-context.ts";
-import { recordingMetrics } from "../support/powertools.ts";
-import { archivePrefix, busiestWindow, enricherDependencies, versionMessage } from "./fixtures.ts";
+import {
+  archivePrefix,
+  busiestWindow,
+  type EmulatedTenant,
+  emulatorCortex,
+  enricherOn,
+  startEmulatedTenant,
+  versionMessage,
+} from "./fixtures.ts";
 
 const EXTRA_DATA = "get_incident_extra_data";
 const WINDOW_MS = 60_000;
 const BUDGET = 10;
 
+const time = new VirtualTime();
+let tenant: EmulatedTenant;
 let aws: AwsFixture;
 let emulator: CortexEmulator;
 let cortex: CortexClient;
 /** Same client, but giving up on an attempt after 150 ms: for the timeout scenario only. */
 let impatientCortex: CortexClient;
-const time = new VirtualTime();
 
 beforeAll(async () => {
-  aws = await startAws();
-  emulator = await startCortexEmulator({
-    incidents: 0,
+  tenant = await startEmulatedTenant(time, {
     seed: "enricher",
-    now: time.now,
     rateLimits: { extraData: { requests: BUDGET, windowMs: WINDOW_MS } },
   });
-  const key = emulator.keys.standard;
-  const clientConfig = {
-    baseUrl: emulator.url,
-    product: "xdr" as const,
-    credentials: { apiKey: key.key, apiKeyId: key.id, authType: "standard" as const },
-    now: time.now,
-    sleep: time.sleep,
-    maxAttempts: 3,
-    retryBaseDelayMs: 1_000,
-    retryMaxDelayMs: 8_000,
-    random: () => 0.5, // fixed retry jitter: the same run every time
-  };
-  cortex = new CortexClient(clientConfig);
-  impatientCortex = new CortexClient({ ...clientConfig, requestTimeoutMs: 150 });
+  ({ aws, emulator, cortex } = tenant);
+  impatientCortex = emulatorCortex(emulator, time, { requestTimeoutMs: 150 });
 });
 afterAll(async () => {
-  await cortex?.close();
   await impatientCortex?.close();
-  await emulator?.close();
-  await aws?.close();
+  await tenant?.close();
 });
 beforeEach(async () => {
   emulator.control.clearFaults();
-  await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.queueUrl }));
-  await drainNotifications(aws);
+  await resetQueues(aws);
 });
 
 function enricher(overrides: Partial<EnricherDependencies> = {}) {
-  const recorded = recordingMetrics();
-  const handler = createEnricherHandler(
-    enricherDependencies(
-      aws,
-      { extraData: cortex, metrics: recorded.metrics, now: time.now, sleep: time.sleep },
-      { budgetPerMinute: BUDGET, ...overrides },
-    ),
+  return enricherOn(
+    aws,
+    { extraData: cortex, now: time.now, sleep: time.sleep },
+    { budgetPerMinute: BUDGET, ...overrides },
   );
-  return { handler, recorded };
 }
 
 /**
  * Drives one handler instance the way Lambda's event source does until the queue looks empty.
  * `visibilityTimeout` 0 makes a failed message come straight back, standing in for its timeout passing.
  */
-async function drain(handler: ReturnType<typeof enricher>["handler"], visibilityTimeout = 300) {
-  let invocations = 0;
-  for (; invocations < 60; invocations++) {
-    const event = await receiveEvent(aws, 10, visibilityTimeout);
-    if (event.Records.length === 0) break;
-    const response = await handler(event, lambdaContext(time.now, 900_000));
-    await acknowledge(aws, event, response);
-  }
-  return invocations;
-}
+const drain = (handler: ReturnType<typeof enricher>["handler"], visibilitySeconds = 300) =>
+  invokeUntilEmpty(aws, handler, () => lambdaContext(time.now, 900_000), {
+    maxInvocations: 60,
+    visibilitySeconds,
+  });
 
 function messageFor(incident: EmulatedIncident) {
   return versionMessage(incident as IncidentSummary, { polled_at: time.now() });

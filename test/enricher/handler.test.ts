@@ -13,7 +13,6 @@ import {
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import {
-  createEnricherHandler,
   type EnricherDependencies,
   throttleBackoffSeconds,
 } from "../../functions/enricher/create-handler.ts";
@@ -24,7 +23,6 @@ import { EnricherMetric } from "../../functions/shared/metric-names.ts";
 import { paceInterval } from "../../functions/shared/pacing.ts";
 import {
   type AwsFixture,
-  acknowledge,
   drainNotifications,
   listKeys,
   readObject,
@@ -32,15 +30,13 @@ import {
   sendVersions,
   startAws,
 } from "../support/aws.ts";
-import { fakeClock } from "../support/clock.ts";
 import { lambdaContext } from "../support/lambda-context.ts";
-import { recordingMetrics, silentLogger } from "../support/powertools.ts";
+import { silentLogger } from "../support/powertools.ts";
 import {
-  enricherDependencies,
   extraDataReply,
   extraDataResult,
   incidentFields,
-  ScriptedExtraData,
+  scriptedEnricher,
   versionMessage,
 } from "./fixtures.ts";
 
@@ -61,34 +57,7 @@ function nextIds(count: number): string[] {
   return Array.from({ length: count }, (_, index) => String(idBase + index));
 }
 
-function harness(overrides: Partial<EnricherDependencies> = {}) {
-  const clock = fakeClock();
-  const extraData = new ScriptedExtraData(clock.now);
-  const recorded = recordingMetrics();
-  const deps = enricherDependencies(
-    aws,
-    { extraData, metrics: recorded.metrics, now: clock.now, sleep: clock.sleep },
-    overrides,
-  );
-  const handler = createEnricherHandler(deps);
-  return {
-    clock,
-    extraData,
-    recorded,
-    handler,
-    /** One invocation the way Lambda's event source does it: receive, invoke, delete the successes. */
-    async invoke(timeoutMs = 900_000) {
-      const event = await receiveEvent(aws);
-      const response = await handler(event, lambdaContext(clock.now, timeoutMs));
-      await acknowledge(aws, event, response);
-      return {
-        event,
-        response,
-        failedIds: response.batchItemFailures.map((failure) => failure.itemIdentifier),
-      };
-    },
-  };
-}
+const harness = (overrides: Partial<EnricherDependencies> = {}) => scriptedEnricher(aws, overrides);
 
 /** Powertools Logger writes JSON lines to stdout (errors to stderr) in the Lambda runtime's format: collect them. */
 function captureJsonLogs() {
@@ -561,7 +530,7 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     for (const id of ids) await sendVersions(aws, [versionMessage(incidentFields(id))]);
 
     // 47 s of invocation, 10 s kept free: three 12.24 s slots end by 36.72 s, a fourth would end at 48.96 s.
-    const { failedIds, event } = await run.invoke(47_000);
+    const { failedIds, event } = await run.invoke({ timeoutMs: 47_000 });
     expect(run.extraData.calls).toHaveLength(3);
     expect(failedIds).toEqual(event.Records.slice(3).map((record) => record.messageId));
     expect(run.clock.now() - (run.extraData.calls[0]?.at ?? 0)).toBeLessThanOrEqual(47_000);

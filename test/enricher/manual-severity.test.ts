@@ -1,32 +1,10 @@
-// The analyst's manual_severity counts: an incident is judged on the higher of `severity` and
-// `manual_severity`, notified when that reaches the threshold, and its messages show both. What would go
-// to SNS is read from the built PublishCommand input (the embedded endpoint ignores MessageStructure); the
-// escalation runs the real enricher against the embedded AWS endpoint with an injected clock.
-import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createEnricherHandler } from "../../functions/enricher/create-handler.ts";
 import { incidentVersionMessage } from "../../functions/poller/enqueue.ts";
 import { effectiveSeverity } from "../../functions/shared/cortex/vocabulary.ts";
 import { EnricherMetric } from "../../functions/shared/metric-names.ts";
 import { buildIncidentNotification, digestIncident } from "../../functions/shared/notification.ts";
-import {
-  type AwsFixture,
-  acknowledge,
-  drainNotifications,
-  receiveEvent,
-  sendVersions,
-  startAws,
-} from "../support/aws.ts";
-import { fakeClock } from "../support/clock.ts";
-import { lambdaContext } from "../support/lambda-context.ts";
-import { recordingMetrics } from "../support/powertools.ts";
-import {
-  enricherDependencies,
-  extraDataResult,
-  incidentFields,
-  ScriptedExtraData,
-  versionMessage,
-} from "./fixtures.ts";
+import { type AwsFixture, drainNotifications, resetQueues, sendVersions, startAws } from "../support/aws.ts";
+import { extraDataResult, incidentFields, scriptedEnricher, versionMessage } from "./fixtures.ts";
 
 describe("effective severity", () => {
   it("is the higher of the detection's severity and the analyst's", () => {
@@ -79,29 +57,9 @@ describe("the enricher and manual_severity", () => {
     aws = await startAws();
   });
   afterAll(async () => aws?.close());
-  beforeEach(async () => {
-    await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.queueUrl }));
-    await drainNotifications(aws);
-  });
+  beforeEach(() => resetQueues(aws));
 
-  function enricher() {
-    const clock = fakeClock();
-    const extraData = new ScriptedExtraData(clock.now);
-    const recorded = recordingMetrics();
-    const handler = createEnricherHandler(
-      enricherDependencies(aws, { extraData, metrics: recorded.metrics, now: clock.now, sleep: clock.sleep }),
-    );
-    return {
-      clock,
-      extraData,
-      recorded,
-      async invoke() {
-        const event = await receiveEvent(aws);
-        const response = await handler(event, lambdaContext(clock.now, 120_000));
-        await acknowledge(aws, event, response);
-      },
-    };
-  }
+  const enricher = () => scriptedEnricher(aws, {}, 120_000);
 
   it("notifies a low incident once the analyst raises it to high, and again when raised to critical", async () => {
     const run = enricher();

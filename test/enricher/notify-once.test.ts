@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createEnricherHandler, type EnricherDependencies } from "../../functions/enricher/create-handler.ts";
+import type { EnricherDependencies } from "../../functions/enricher/create-handler.ts";
 import {
   completeClaim,
   pendingClaimOf,
@@ -26,23 +26,13 @@ import { localAwsClients } from "../../local/aws-endpoint.ts";
 import { ConditionalWrites } from "../../local/conditional-writes.ts";
 import {
   type AwsFixture,
-  acknowledge,
   drainNotifications,
   listKeys,
-  receiveEvent,
+  resetQueues,
   sendVersions,
   startAws,
 } from "../support/aws.ts";
-import { fakeClock } from "../support/clock.ts";
-import { lambdaContext } from "../support/lambda-context.ts";
-import { recordingMetrics } from "../support/powertools.ts";
-import {
-  enricherDependencies,
-  extraDataResult,
-  incidentFields,
-  ScriptedExtraData,
-  versionMessage,
-} from "./fixtures.ts";
+import { extraDataResult, incidentFields, scriptedEnricher, versionMessage } from "./fixtures.ts";
 
 const INVOCATION_MS = 120_000;
 /** The stack's visibility timeout: six times the function timeout. */
@@ -64,10 +54,7 @@ afterAll(async () => {
   }
   await aws?.close();
 });
-beforeEach(async () => {
-  await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.queueUrl }));
-  await drainNotifications(aws);
-});
+beforeEach(() => resetQueues(aws));
 
 let idBase = 5000;
 function nextId(): string {
@@ -79,28 +66,8 @@ function nextId(): string {
 function instance(overrides: Partial<EnricherDependencies> = {}) {
   const clients = localAwsClients(aws.endpoint.url);
   containers.push(clients);
-  const clock = fakeClock();
-  const extraData = new ScriptedExtraData(clock.now);
-  const recorded = recordingMetrics();
-  const handler = createEnricherHandler(
-    enricherDependencies(
-      aws,
-      { extraData, metrics: recorded.metrics, now: clock.now, sleep: clock.sleep },
-      { s3: conditionalWrites.enforceOn(clients.s3), sqs: clients.sqs, sns: clients.sns, ...overrides },
-    ),
-  );
-  return {
-    clock,
-    extraData,
-    recorded,
-    /** Lambda's event source: receive (visibility in seconds), invoke, delete what did not fail. */
-    async invoke(options: { max?: number; visibilitySeconds?: number } = {}) {
-      const event = await receiveEvent(aws, options.max ?? 10, options.visibilitySeconds ?? 300);
-      const response = await handler(event, lambdaContext(clock.now, INVOCATION_MS));
-      await acknowledge(aws, event, response);
-      return { event, failedIds: response.batchItemFailures.map((failure) => failure.itemIdentifier) };
-    },
-  };
+  const s3 = conditionalWrites.enforceOn(clients.s3);
+  return scriptedEnricher(aws, { s3, sqs: clients.sqs, sns: clients.sns, ...overrides }, INVOCATION_MS);
 }
 
 /** Resolves every caller once `parties` have arrived: both instances have read the state before either goes on. */

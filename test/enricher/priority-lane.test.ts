@@ -2,10 +2,10 @@
 // and serves them first, out of the same paced budget. The embedded AWS endpoint (fauxqs) holds both
 // queues, the archive and the topic; the Cortex side is scripted and time is an injected clock, so call
 // times are exact. S3 conditional writes are enforced as S3 does (fauxqs does not).
-import { CreateQueueCommand, PurgeQueueCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { PurgeQueueCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createEnricherHandler, type EnricherDependencies } from "../../functions/enricher/create-handler.ts";
-import type { ExtraDataSource, IncidentSummary } from "../../functions/shared/cortex/api.ts";
+import type { EnricherDependencies } from "../../functions/enricher/create-handler.ts";
+import type { IncidentSummary } from "../../functions/shared/cortex/api.ts";
 import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
 import { EnricherMetric } from "../../functions/shared/metric-names.ts";
 import { paceInterval } from "../../functions/shared/pacing.ts";
@@ -14,23 +14,15 @@ import { ConditionalWrites } from "../../local/conditional-writes.ts";
 import { queueDepth } from "../../local/runner/aws-resources.ts";
 import {
   type AwsFixture,
-  acknowledge,
+  createQueue,
   drainNotifications,
   drainQueue,
   receiveEvent,
+  resetQueues,
   sendVersions,
   startAws,
 } from "../support/aws.ts";
-import { fakeClock } from "../support/clock.ts";
-import { lambdaContext } from "../support/lambda-context.ts";
-import { recordingMetrics } from "../support/powertools.ts";
-import {
-  enricherDependencies,
-  extraDataResult,
-  incidentFields,
-  ScriptedExtraData,
-  versionMessage,
-} from "./fixtures.ts";
+import { extraDataResult, incidentFields, scriptedEnricher, versionMessage } from "./fixtures.ts";
 
 const INVOCATION_MS = 120_000;
 const INTERVAL_MS = paceInterval(10, 2);
@@ -42,15 +34,10 @@ let conditionalWrites: ConditionalWrites;
 beforeAll(async () => {
   aws = await startAws();
   conditionalWrites = new ConditionalWrites(aws.s3);
-  const created = await aws.sqs.send(new CreateQueueCommand({ QueueName: `priority-${process.pid}` }));
-  priorityQueueUrl = created.QueueUrl ?? "";
+  priorityQueueUrl = await createQueue(aws.sqs, `priority-${process.pid}`);
 });
 afterAll(async () => aws?.close());
-beforeEach(async () => {
-  await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.queueUrl }));
-  await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: priorityQueueUrl }));
-  await drainNotifications(aws);
-});
+beforeEach(() => resetQueues(aws, priorityQueueUrl));
 
 let idBase = 7000;
 const nextIds = (count: number) => Array.from({ length: count }, () => String(++idBase));
@@ -67,29 +54,16 @@ async function sendHints(bodies: readonly unknown[]): Promise<void> {
 /** One enricher container with the priority lane on, its extra-data calls recorded with their times. */
 function container(overrides: Partial<EnricherDependencies> = {}, options: { lane?: boolean } = {}) {
   const clients = localAwsClients(aws.endpoint.url);
-  const clock = fakeClock();
-  const scripted = new ScriptedExtraData(clock.now);
-  const recorded = recordingMetrics();
-  /** Runs before each extra-data call; a test uses it to make a hint arrive mid-batch. */
-  let beforeCall: (callNumber: number) => Promise<void> = async () => {};
-  const extraData: ExtraDataSource = {
-    getIncidentExtraData: async (id, callOptions) => {
-      await beforeCall(scripted.calls.length + 1);
-      return scripted.getIncidentExtraData(id, callOptions);
+  const run = scriptedEnricher(
+    aws,
+    {
+      s3: conditionalWrites.enforceOn(clients.s3),
+      sqs: clients.sqs,
+      sns: clients.sns,
+      ...(options.lane === false ? {} : { priorityQueueUrl }),
+      ...overrides,
     },
-  };
-  const handler = createEnricherHandler(
-    enricherDependencies(
-      aws,
-      { extraData, metrics: recorded.metrics, now: clock.now, sleep: clock.sleep },
-      {
-        s3: conditionalWrites.enforceOn(clients.s3),
-        sqs: clients.sqs,
-        sns: clients.sns,
-        ...(options.lane === false ? {} : { priorityQueueUrl }),
-        ...overrides,
-      },
-    ),
+    INVOCATION_MS,
   );
   /** Visibility timeouts the enricher set on returned records. */
   const visibilities: number[] = [];
@@ -104,22 +78,15 @@ function container(overrides: Partial<EnricherDependencies> = {}, options: { lan
     { step: "initialize", name: "record-visibility" },
   );
   return {
-    clock,
-    scripted,
-    recorded,
+    clock: run.clock,
+    scripted: run.extraData,
+    recorded: run.recorded,
     visibilities,
-    onCall(hook: typeof beforeCall) {
-      beforeCall = hook;
-    },
+    onCall: (hook: (callNumber: number) => Promise<void>) => run.extraData.onCall(hook),
     answer(incidents: readonly IncidentSummary[]) {
-      for (const incident of incidents) scripted.answer(incident.incident_id, extraDataResult(incident));
+      for (const incident of incidents) run.extraData.answer(incident.incident_id, extraDataResult(incident));
     },
-    async invoke(max = 5, visibilitySeconds = 300) {
-      const event = await receiveEvent(aws, max, visibilitySeconds);
-      const response = await handler(event, lambdaContext(clock.now, INVOCATION_MS));
-      await acknowledge(aws, event, response);
-      return { event, failedIds: response.batchItemFailures.map((failure) => failure.itemIdentifier) };
-    },
+    invoke: (max = 5, visibilitySeconds = 300) => run.invoke({ max, visibilitySeconds }),
     close() {
       clients.s3.destroy();
       clients.sqs.destroy();

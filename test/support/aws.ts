@@ -14,11 +14,12 @@ import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import {
   type IncidentVersionMessage,
   incidentVersionMessageSchema,
@@ -31,12 +32,13 @@ import {
 
 /** One test's own resources on the endpoint, with its own clients (middleware a test adds stays in it). */
 export interface AwsResources {
-  s3: S3Client;
-  sqs: SQSClient;
-  sns: SNSClient;
   bucket: string;
   queueUrl: string;
   topicArn: string;
+  /** Clients of this test's own. */
+  s3: S3Client;
+  sqs: SQSClient;
+  sns: SNSClient;
   /** Raw-delivery subscriber of the topic: one SQS message per notification. */
   notificationQueueUrl: string;
 }
@@ -103,7 +105,8 @@ async function createResources(endpointUrl: string): Promise<AwsResources> {
   return { s3, sqs, sns, bucket, queueUrl, topicArn, notificationQueueUrl };
 }
 
-async function createQueue(sqs: SQSClient, name: string): Promise<string> {
+/** A further queue on the endpoint (a priority queue, say), named uniquely for this process. */
+export async function createQueue(sqs: SQSClient, name: string): Promise<string> {
   const queue = await sqs.send(new CreateQueueCommand({ QueueName: name }));
   if (queue.QueueUrl === undefined) throw new TypeError(`CreateQueue ${name} returned no QueueUrl`);
   return queue.QueueUrl;
@@ -175,6 +178,44 @@ export async function acknowledge(
       }),
     );
   }
+}
+
+/** One invocation as Lambda's event source makes it: receive, call the handler, delete what did not fail. */
+export async function invokeFromQueue(
+  aws: AwsResources,
+  handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>,
+  context: Context,
+  receive: { max?: number; visibilitySeconds?: number } = {},
+) {
+  const event = await receiveEvent(aws, receive.max, receive.visibilitySeconds);
+  const response = await handler(event, context);
+  await acknowledge(aws, event, response);
+  return { event, response, failedIds: response.batchItemFailures.map((failure) => failure.itemIdentifier) };
+}
+
+/** Invokes as the event source would until a receive finds nothing; returns how many invocations ran. */
+export async function invokeUntilEmpty(
+  aws: AwsResources,
+  handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>,
+  context: () => Context,
+  options: { maxInvocations: number; visibilitySeconds?: number; receive?: () => Promise<SQSEvent> },
+): Promise<number> {
+  const receive = options.receive ?? (() => receiveEvent(aws, 10, options.visibilitySeconds));
+  let invocations = 0;
+  for (; invocations < options.maxInvocations; invocations++) {
+    const event = await receive();
+    if (event.Records.length === 0) break;
+    await acknowledge(aws, event, await handler(event, context()));
+  }
+  return invocations;
+}
+
+/** Between the tests of a file that shares one fixture: empty the incident queue, any others given, and the notifications. */
+export async function resetQueues(aws: AwsResources, ...otherQueueUrls: string[]): Promise<void> {
+  for (const queueUrl of [aws.queueUrl, ...otherQueueUrls]) {
+    await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
+  }
+  await drainNotifications(aws);
 }
 
 /** Receives and deletes everything in the queue; every body must satisfy the shared message schema. */
