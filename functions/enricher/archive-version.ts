@@ -164,9 +164,7 @@ async function recordAndClaim(
   const entry = fetched.alertsComplete ? archived : { ...archived, complete: false };
   const claimId = randomUUID();
   const { bucket } = context;
-  let previous: IncidentStateRecord["archived"];
   const update = (current: IncidentStateRecord) => {
-    previous = current.archived;
     const decided = planNotification(current.notified, {
       digest: identity.digest,
       archive: { bucket, key: identity.key },
@@ -182,18 +180,19 @@ async function recordAndClaim(
       archived: mergeArchived(current.archived, entry),
       notified: decided.notified,
     };
-    return { record, result: decided.plan };
+    // What was archived before is the merge's result too: the change event compares against it.
+    return { record, result: { plan: decided.plan, previous: current.archived } };
   };
   const written = await updateIncidentState(context.s3, bucket, message.incident_id, update, { known });
   const { alertsReturned } = fetched.result;
   context.changeEvents?.announce({
     digest: identity.digest,
-    previous,
+    previous: written.result.previous,
     alertsReturned,
     alertsComplete: fetched.alertsComplete,
     archive: { bucket, key: identity.key },
   });
-  return { plan: written.result, stored: written.stored };
+  return { plan: written.result.plan, stored: written.stored };
 }
 
 /**

@@ -5,6 +5,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
+  type IncidentStateRecord,
   incidentStateKey,
   readIncidentState,
   updateIncidentState,
@@ -23,6 +24,11 @@ function s3Error(name: string, status: number) {
     $metadata: { httpStatusCode: status },
     message: name,
   });
+}
+
+/** A merge that records a "not found" answer: what the tests below write. */
+function markNotFound(current: IncidentStateRecord) {
+  return { record: { ...current, not_found: { modification_time: 5, recorded_at: 6 } }, result: undefined };
 }
 
 describe("incident state record: conditional writes (mocked S3)", () => {
@@ -93,16 +99,7 @@ describe("incident state record: conditional writes (mocked S3)", () => {
   it("writes from the record the caller already holds without reading it again, and hands back the new ETag", async () => {
     s3Mock.on(PutObjectCommand).resolves({ ETag: '"after"' });
     const known = { record: { incident_id: "893" }, etag: '"held"' };
-    const saved = await updateIncidentState(
-      s3,
-      "bucket",
-      "893",
-      (current) => ({
-        record: { ...current, not_found: { modification_time: 5, recorded_at: 6 } },
-        result: undefined,
-      }),
-      { known },
-    );
+    const saved = await updateIncidentState(s3, "bucket", "893", markNotFound, { known });
     expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
     expect(s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input.IfMatch).toBe('"held"');
     expect(saved.stored).toEqual({ record: saved.record, etag: '"after"' });
@@ -120,16 +117,7 @@ describe("incident state record: conditional writes (mocked S3)", () => {
     } as never);
     s3Mock.on(PutObjectCommand).rejectsOnce(s3Error("PreconditionFailed", 412)).resolves({ ETag: '"after"' });
     const known = { record: { incident_id: "893" }, etag: '"stale"' };
-    const saved = await updateIncidentState(
-      s3,
-      "bucket",
-      "893",
-      (current) => ({
-        record: { ...current, not_found: { modification_time: 5, recorded_at: 6 } },
-        result: undefined,
-      }),
-      { known },
-    );
+    const saved = await updateIncidentState(s3, "bucket", "893", markNotFound, { known });
     expect(saved.record.notified?.severity).toBe("critical");
     expect(saved.record.not_found?.modification_time).toBe(5);
     const puts = s3Mock.commandCalls(PutObjectCommand).map((call) => call.args[0].input.IfMatch);
