@@ -146,13 +146,13 @@ export function versionsToSend(
 ): IncidentSummary[] {
   const send: IncidentSummary[] = [];
   for (const incident of incidents) {
-    const version = { incidentId: incident.incident_id, modificationTime: incident.modification_time };
+    const version = { incident_id: incident.incident_id, modification_time: incident.modification_time };
     const before = window.listedBefore(incident);
     if (before !== undefined) {
       findings.listedTwice++;
       logger.warn("get_incidents listed an incident twice in one walk at different modification times", {
         ...version,
-        listedBefore: before,
+        listed_before: before,
       });
     }
     const kind = window.classify(incident);
@@ -177,7 +177,7 @@ export function versionsToSend(
         "A version was listed later than the late-arrival window; queued now, but widen the window",
         {
           ...version,
-          latenessSeconds: Math.round((polledAt - incident.modification_time) / 1000),
+          lateness_seconds: Math.round((polledAt - incident.modification_time) / 1000),
         },
       );
     }

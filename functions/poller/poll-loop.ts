@@ -1,8 +1,10 @@
 // EventBridge fires at most once a minute, and the poll interval sets the idle time to alert; so one
 // invocation polls several times: at 0, 20 and 40 s of a one-minute schedule with a 20 s interval, and
 // returns before the next tick fires (one run at a time; the cursor's conditional writes guard anyway).
+import { setTimeout as sleepFor } from "node:timers/promises";
 import type { Logger } from "@aws-lambda-powertools/logger";
-import type { PollerContext, PollerHandler, PollRunSummary } from "./create-handler.ts";
+import type { InvocationContext } from "../shared/invocation-context.ts";
+import type { PollerHandler, PollRunSummary } from "./create-handler.ts";
 
 export interface PollLoopOptions {
   /** Time between the starts of two polls in one invocation. */
@@ -21,8 +23,6 @@ export interface PollInvocationSummary extends PollRunSummary {
 
 /** A poll must have at least this much Lambda time left to start (its own deadline margin is inside). */
 const MIN_TIME_FOR_A_POLL_MS = 30_000;
-
-const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Each poll's counts added up; the cursors and stoppedEarly are those of the first and last runs. */
 function combine(runs: readonly PollRunSummary[], durationMs: number): PollInvocationSummary {
@@ -49,7 +49,7 @@ function nextPollAt(
   startedAt: number,
   polls: number,
   last: PollRunSummary,
-  context: PollerContext,
+  context: InvocationContext,
   now: number,
 ): number | undefined {
   // A run that stopped at its time budget had a backlog: the next scheduled invocation carries on.
@@ -62,13 +62,13 @@ function nextPollAt(
 
 export function createPollLoop(pollOnce: PollerHandler, options: PollLoopOptions) {
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? sleepFor;
+  const sleep = options.sleep ?? ((ms: number) => sleepFor(ms));
   if (!(options.intervalMs > 0) || options.intervalMs > options.windowMs) {
     throw new RangeError(
       `The poll interval (${options.intervalMs} ms) must be positive and at most the schedule's period (${options.windowMs} ms).`,
     );
   }
-  return async (event: unknown, context: PollerContext): Promise<PollInvocationSummary> => {
+  return async (event: unknown, context: InvocationContext): Promise<PollInvocationSummary> => {
     const startedAt = now();
     const runs: PollRunSummary[] = [];
     for (;;) {

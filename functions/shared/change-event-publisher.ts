@@ -6,7 +6,8 @@
 import { appendFile } from "node:fs/promises";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { createEventBridgeClient } from "./aws-clients.ts";
 import {
   buildChangeEventDetail,
   type ChangeEventDetail,
@@ -45,7 +46,7 @@ export function eventBridgePublisher(
 ): ChangeEventPublisher | undefined {
   if (eventBusName === undefined) return undefined;
   return new ChangeEventPublisher({
-    target: eventBridgeTarget(new EventBridgeClient({})),
+    target: eventBridgeTarget(createEventBridgeClient()),
     logger,
     metrics,
     eventBusName,

@@ -5,15 +5,18 @@ import type { Writable } from "node:stream";
 import { MAX_PAGE_SIZE } from "../../functions/shared/cortex/request.ts";
 import { formatAge, iso } from "./text.ts";
 
-const PLAIN_LINE_EVERY_MS = 5_000;
-const BAR_WIDTH = 24;
-
 export interface ProgressSettings {
+  /** Incidents the walk is expected to list (the ETA's denominator). */
   total: number;
+  /** The paced get_incidents rate of the walk. */
   callsPerSecond: number;
+  /** The pipeline's extra-data calls per minute: how fast the enricher works off what was queued. */
   budgetPerMinute: number;
   now: () => number;
 }
+
+const PLAIN_LINE_EVERY_MS = 5_000;
+const BAR_WIDTH = 24;
 
 export class BackfillProgress {
   readonly #out: Writable & { isTTY?: boolean; columns?: number };

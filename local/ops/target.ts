@@ -7,11 +7,12 @@ import {
   paginateListStackResources,
 } from "@aws-sdk/client-cloudformation";
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { ListTopicsCommand, type SNSClient } from "@aws-sdk/client-sns";
+import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
+import { createS3Client, createSnsClient, createSqsClient } from "../../functions/shared/aws-clients.ts";
 import type {
   CortexCredentials,
   CortexProduct,
@@ -136,9 +137,10 @@ async function resolveStackTarget(stackName: string, options: TargetOptions): Pr
   }
   const out = parsed.data;
   const settings = parseSettings(out.OpsPipelineSettings, `output OpsPipelineSettings of ${stackName}`);
-  const s3 = new S3Client({ ...common, forcePathStyle: endpoint !== undefined });
-  const sqs = new SQSClient({ ...common, useQueueUrlAsEndpoint: endpoint === undefined });
-  const sns = new SNSClient(common);
+  // The endpoint, when there is one, is in `common` already: the factories need not read the environment.
+  const s3 = createS3Client(common, {});
+  const sqs = createSqsClient(common, {});
+  const sns = createSnsClient(common);
   const cloudWatch = new CloudWatchClient(common);
   const secrets = new SecretsManagerClient(common);
   const clients: { destroy(): void }[] = [s3, sqs, sns, cloudWatch, secrets];

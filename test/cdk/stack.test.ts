@@ -8,13 +8,7 @@ import {
   enricherEnvironmentSchema,
   pollerEnvironmentSchema,
 } from "../../functions/shared/lambda-environment.ts";
-import {
-  ENRICHER_SERVICE,
-  EnricherMetric,
-  METRICS_NAMESPACE,
-  POLLER_SERVICE,
-  PollerMetric,
-} from "../../functions/shared/metric-names.ts";
+import * as metricNames from "../../functions/shared/metric-names.ts";
 import { parsePipelineConfig, SINGLE_CALLS_PER_BATCH_INVOCATION } from "../../lib/config.ts";
 import { exampleConfig, type SynthesizedStack, synthesize } from "./synth.ts";
 
@@ -94,9 +88,9 @@ describe("Lambda functions", () => {
     expect(Object.keys(enricher).sort()).toEqual(
       [...Object.keys(enricherEnvironmentSchema.shape), ...powertools].sort(),
     );
-    expect(poller.POWERTOOLS_SERVICE_NAME).toBe(POLLER_SERVICE);
-    expect(enricher.POWERTOOLS_SERVICE_NAME).toBe(ENRICHER_SERVICE);
-    expect(enricher.POWERTOOLS_METRICS_NAMESPACE).toBe(METRICS_NAMESPACE);
+    expect(poller.POWERTOOLS_SERVICE_NAME).toBe(metricNames.POLLER_SERVICE);
+    expect(enricher.POWERTOOLS_SERVICE_NAME).toBe(metricNames.ENRICHER_SERVICE);
+    expect(enricher.POWERTOOLS_METRICS_NAMESPACE).toBe(metricNames.METRICS_NAMESPACE);
     expect(enricher.MAX_CONCURRENCY).toBe(String(config.enricher.maxConcurrency));
     expect(enricher.API_BUDGET_PER_MINUTE).toBe(String(config.apiBudgetPerMinute));
   });
@@ -364,6 +358,9 @@ describe("operations", () => {
     }
   });
 
+  /** An alarm on a metric the functions publish, as "namespace/metric/service". */
+  const ownMetric = (service: string, name: string) => `${metricNames.METRICS_NAMESPACE}/${name}/${service}`;
+
   it("alarms on dead letters, queue age, poller and enricher errors, throttles, cursor lag, time to alert and unsent change events", () => {
     const watched = alarms().map((a) => {
       const service = (a.Properties.Dimensions as CfnJson[] | undefined)?.find(
@@ -378,10 +375,10 @@ describe("operations", () => {
         "AWS/Lambda/Errors",
         "AWS/Lambda/Errors",
         "AWS/Lambda/Throttles",
-        `${METRICS_NAMESPACE}/${EnricherMetric.Throttles}/${ENRICHER_SERVICE}`,
-        `${METRICS_NAMESPACE}/${PollerMetric.CursorLagSeconds}/${POLLER_SERVICE}`,
-        `${METRICS_NAMESPACE}/${EnricherMetric.TimeToAlert}/${ENRICHER_SERVICE}`,
-        `${METRICS_NAMESPACE}/${EnricherMetric.ChangeEventsFailed}/${ENRICHER_SERVICE}`,
+        ownMetric(metricNames.ENRICHER_SERVICE, metricNames.EnricherMetric.Throttles),
+        ownMetric(metricNames.POLLER_SERVICE, metricNames.PollerMetric.CursorLagSeconds),
+        ownMetric(metricNames.ENRICHER_SERVICE, metricNames.EnricherMetric.TimeToAlert),
+        ownMetric(metricNames.ENRICHER_SERVICE, metricNames.EnricherMetric.ChangeEventsFailed),
       ].sort(),
     );
   });
@@ -404,10 +401,13 @@ describe("operations", () => {
     const dashboards = Object.values(resources("AWS::CloudWatch::Dashboard"));
     expect(dashboards).toHaveLength(1);
     const body = JSON.stringify(dashboards[0]?.Properties.DashboardBody);
-    for (const name of [...Object.values(PollerMetric), ...Object.values(EnricherMetric)]) {
+    for (const name of [
+      ...Object.values(metricNames.PollerMetric),
+      ...Object.values(metricNames.EnricherMetric),
+    ]) {
       expect(body, name).toContain(`\\"${name}\\"`);
     }
-    expect(body).toContain(METRICS_NAMESPACE);
+    expect(body).toContain(metricNames.METRICS_NAMESPACE);
   });
 });
 

@@ -124,17 +124,17 @@ describe("Cortex emulator: faults", () => {
     emulator.control.setFaults({ platformSeverities: true });
     const listed = (await incidents({ search_to: 100 })).json().reply.incidents as { severity: string }[];
     // API-FACTS: the platform's spellings, written out here rather than imported from the code under test.
-    const spelled: Record<string, string> = {
-      informational: "SEV_010_INFO",
-      low: "SEV_020_LOW",
-      medium: "SEV_030_MEDIUM",
-      high: "SEV_040_HIGH",
-      critical: "SEV_050_CRITICAL",
-      unknown: "SEV_090_UNKNOWN",
-    };
+    const spelled = new Map([
+      ["informational", "SEV_010_INFO"],
+      ["low", "SEV_020_LOW"],
+      ["medium", "SEV_030_MEDIUM"],
+      ["high", "SEV_040_HIGH"],
+      ["critical", "SEV_050_CRITICAL"],
+      ["unknown", "SEV_090_UNKNOWN"],
+    ]);
     expect(new Set(classic.map((incident) => incident.severity)).size).toBeGreaterThan(3);
     expect(listed.map((incident) => incident.severity)).toEqual(
-      classic.map((incident) => spelled[incident.severity]),
+      classic.map((incident) => spelled.get(incident.severity)),
     );
     const platform = /^SEV_0\d0_[A-Z]+$/;
     const extra = (await extraData()).json().reply;

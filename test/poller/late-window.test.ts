@@ -215,7 +215,7 @@ describe("poller: the late-arrival window", () => {
     expect(s.warnings.map((w) => w.message)).toEqual([
       "A version was listed later than the late-arrival window; queued now, but widen the window",
     ]);
-    expect(s.warnings[0]?.details).toMatchObject({ incidentId: beyond });
+    expect(s.warnings[0]?.details).toMatchObject({ incident_id: beyond });
     expect(counts.has(lostVersion)).toBe(false);
 
     // The lost version's incident changes again: that version is queued, and the enricher fetches the

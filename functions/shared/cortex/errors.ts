@@ -194,9 +194,72 @@ function clockSkew(dateHeader: string | undefined, nowMs: number): string {
   return `this host is ${Math.abs(seconds)} s ${seconds > 0 ? "ahead of" : "behind"} the server`;
 }
 
+/** What a status's message may draw on: where the answer came from and the response itself. */
+interface StatusContext {
+  where: string;
+  path: string;
+  status: number;
+  response: ErrorResponse;
+}
+type StatusRule = (context: StatusContext) => [CortexErrorKind, string];
+
+function keyAdvice(response: ErrorResponse): string {
+  return response.authType === "advanced"
+    ? `For an advanced key the usual cause is clock skew: ${clockSkew(response.headers.date, response.nowMs)}. Otherwise check the key, the key id and that the secret's authType is "advanced".`
+    : `Check the API key and key id (x-xdr-auth-id) in the secret, that the key is not expired or revoked, and that authType "standard" matches the key.`;
+}
+
+/** Each status the API documents, with what to check; other statuses by class below. */
+const STATUS_RULES: Readonly<Record<number, StatusRule>> = {
+  400: ({ where }) => [
+    "invalid_request",
+    `Cortex API rejected the request as invalid ${where}: check the filters, sort and search window.`,
+  ],
+  401: ({ where, response }) => ["bad_key", `Cortex API rejected the key ${where}. ${keyAdvice(response)}`],
+  402: ({ where }) => [
+    "license",
+    `The Cortex tenant lacks the license this API needs ${where}: Cortex XDR Prevent/Pro or Xpanse Expander.`,
+  ],
+  403: ({ path, status }) => [
+    "permission",
+    `The API key lacks the RBAC permission for ${path} (${status}): give the key's role read access to incidents and alerts.`,
+  ],
+  404: ({ path }) => [
+    "not_found",
+    `Cortex API answered 404 for ${path}: check that the base URL is the tenant's API FQDN (https://api-<tenant>.xdr.<region>.paloaltonetworks.com) and the path.`,
+  ],
+  422: ({ where }) => [
+    "unprocessable",
+    `Cortex API could not process the request ${where}: check the filter values.`,
+  ],
+  429: ({ where }) => [
+    "throttled",
+    `Cortex API throttled the call ${where}: the tenant allows about 10 requests per second, get_incident_extra_data 10 per minute.`,
+  ],
+};
+
+const serverError: StatusRule = ({ where }) => [
+  "server_error",
+  `Cortex API server error ${where}: usually transient; if it persists, check the request and the tenant's status.`,
+];
+const redirected: StatusRule = ({ where, response }) => [
+  "not_found",
+  `Cortex API redirected ${where} to ${response.headers.location ?? "another location"}: check the base URL is the tenant's API FQDN.`,
+];
+const refused: StatusRule = ({ where }) => [
+  "invalid_request",
+  `Cortex API refused the request ${where}: check the request.`,
+];
+
+function statusRule(status: number): StatusRule {
+  if (STATUS_RULES[status] !== undefined) return STATUS_RULES[status];
+  if (status >= 500) return serverError;
+  return status >= 300 && status < 400 ? redirected : refused;
+}
+
 /** Maps a non-2xx response to one typed error whose message says what to check. */
 export function errorFromResponse(response: ErrorResponse): CortexApiError {
-  const { status, path, authType, incidentId } = response;
+  const { status, path, incidentId } = response;
   const serverText = summariseErrorBody(response.body);
   const serverMessage = serverText === undefined ? undefined : redact(serverText, response.secrets);
   const said = serverMessage === undefined ? "" : ` Server said: "${serverMessage}".`;
@@ -213,74 +276,8 @@ export function errorFromResponse(response: ErrorResponse): CortexApiError {
       details,
     );
   }
-  if (status === 400) {
-    return new CortexApiError(
-      "invalid_request",
-      `Cortex API rejected the request as invalid ${where}: check the filters, sort and search window.${said}`,
-      details,
-    );
-  }
-  if (status === 401) {
-    const advice =
-      authType === "advanced"
-        ? `For an advanced key the usual cause is clock skew: ${clockSkew(response.headers.date, response.nowMs)}. Otherwise check the key, the key id and that the secret's authType is "advanced".`
-        : `Check the API key and key id (x-xdr-auth-id) in the secret, that the key is not expired or revoked, and that authType "standard" matches the key.`;
-    return new CortexApiError("bad_key", `Cortex API rejected the key ${where}. ${advice}${said}`, details);
-  }
-  if (status === 402) {
-    return new CortexApiError(
-      "license",
-      `The Cortex tenant lacks the license this API needs ${where}: Cortex XDR Prevent/Pro or Xpanse Expander.${said}`,
-      details,
-    );
-  }
-  if (status === 403) {
-    return new CortexApiError(
-      "permission",
-      `The API key lacks the RBAC permission for ${path} (${status}): give the key's role read access to incidents and alerts.${said}`,
-      details,
-    );
-  }
-  if (status === 404) {
-    return new CortexApiError(
-      "not_found",
-      `Cortex API answered 404 for ${path}: check that the base URL is the tenant's API FQDN (https://api-<tenant>.xdr.<region>.paloaltonetworks.com) and the path.${said}`,
-      details,
-    );
-  }
-  if (status === 422) {
-    return new CortexApiError(
-      "unprocessable",
-      `Cortex API could not process the request ${where}: check the filter values.${said}`,
-      details,
-    );
-  }
-  if (status === 429) {
-    return new CortexApiError(
-      "throttled",
-      `Cortex API throttled the call ${where}: the tenant allows about 10 requests per second, get_incident_extra_data 10 per minute.${said}`,
-      details,
-    );
-  }
-  if (status >= 500) {
-    return new CortexApiError(
-      "server_error",
-      `Cortex API server error ${where}: usually transient; if it persists, check the request and the tenant's status.${said}`,
-      details,
-    );
-  }
-  if (status >= 300 && status < 400) {
-    return new CortexApiError(
-      "not_found",
-      `Cortex API redirected ${where} to ${response.headers.location ?? "another location"}: check the base URL is the tenant's API FQDN.${said}`,
-      details,
-    );
-  }
-  return new CortexApiError(
-    "invalid_request",
-    `Cortex API refused the request ${where}: check the request.${said}`,
-    details,
-  );
+  const [kind, message] = statusRule(status)({ where, path, status, response });
+  return new CortexApiError(kind, `${message}${said}`, details);
 }
 
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);

@@ -40,8 +40,10 @@ export type IncidentFilter<P extends CortexProduct = CortexProduct> = P extends 
   ? XdrIncidentFilter | XpanseOnlyIncidentFilter
   : XdrIncidentFilter;
 
-export type IncidentSortField = "creation_time" | "modification_time" | "incident_id";
-export type SortKeyword = "ASC" | "asc" | "DESC" | "desc";
+const SORT_FIELDS = ["creation_time", "modification_time", "incident_id"] as const;
+const SORT_KEYWORDS = ["ASC", "asc", "DESC", "desc"] as const;
+export type IncidentSortField = (typeof SORT_FIELDS)[number];
+export type SortKeyword = (typeof SORT_KEYWORDS)[number];
 
 export interface GetIncidentsRequest<P extends CortexProduct = CortexProduct> {
   filters?: readonly IncidentFilter<P>[];
@@ -77,6 +79,11 @@ interface FieldRule {
 }
 
 const BOTH: readonly CortexProduct[] = CORTEX_PRODUCTS;
+const TIME_RANGE: FieldRule = {
+  products: BOTH,
+  operators: { gte: epochMs, lte: epochMs },
+  valueHint: "an integer in epoch milliseconds",
+};
 
 const FILTER_RULES: Readonly<Record<string, FieldRule>> = {
   incident_id_list: {
@@ -90,16 +97,8 @@ const FILTER_RULES: Readonly<Record<string, FieldRule>> = {
     operators: { in: stringList, contains: nonEmptyString },
     valueHint: "a list of strings for in, a string for contains",
   },
-  modification_time: {
-    products: BOTH,
-    operators: { gte: epochMs, lte: epochMs },
-    valueHint: "an integer in epoch milliseconds",
-  },
-  creation_time: {
-    products: BOTH,
-    operators: { gte: epochMs, lte: epochMs },
-    valueHint: "an integer in epoch milliseconds",
-  },
+  modification_time: TIME_RANGE,
+  creation_time: TIME_RANGE,
   status: {
     products: BOTH,
     operators: { eq: nonEmptyString, neq: nonEmptyString },
@@ -171,9 +170,6 @@ export function parseIncidentFilters(
 ): IncidentFilter[] {
   return inputs.map((input) => parseIncidentFilter(input, product));
 }
-
-const SORT_FIELDS: readonly string[] = ["creation_time", "modification_time", "incident_id"];
-const SORT_KEYWORDS: readonly string[] = ["ASC", "asc", "DESC", "desc"];
 
 /** Checks a whole request (types may have been bypassed) and returns the `request_data` to send. */
 export function buildGetIncidentsRequest(
