@@ -17,6 +17,11 @@ describe("API budget pacer", () => {
     expect(paceInterval(7, 3)).toBe(26_229); // rounded up: never faster than the budget
   });
 
+  it("keeps at least 25 ms of guard when a test or benchmark compresses the budget", () => {
+    // 1,200 a minute shared by two: 100 ms a slot, whose 2% (2 ms) is less than a busy host's jitter.
+    expect(paceInterval(1_200, 2)).toBe(125);
+  });
+
   it("never starts two calls closer than the interval", async () => {
     const clock = fakeClock();
     const pacer = createApiBudgetPacer({ budgetPerMinute: 10, maxConcurrency: 2, ...clock });
