@@ -9,6 +9,49 @@ export interface ArchiveMirrorOptions {
   bucket: string;
   outDir: string;
   prefix?: string;
+  /** The objects this runner's own enricher wrote: when given, only those count as archived by this run. */
+  ownWrites?: ArchiveWrites;
+}
+
+/**
+ * The archive objects one runner's enricher wrote, recorded from its S3 client's successful PutObject calls.
+ * With a shared endpoint (two runners on one AWS_ENDPOINT_URL, one bucket) the bucket's new objects are not
+ * all this runner's: each reports what it archived itself.
+ */
+export class ArchiveWrites {
+  readonly #keys = new Set<string>();
+  readonly #prefix: string;
+
+  constructor(prefix = ARCHIVE_PREFIX) {
+    this.#prefix = prefix;
+  }
+
+  /** Records every archive object `s3` writes from now on; returns it. */
+  watch(s3: S3Client): S3Client {
+    s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const output = await next(args);
+        const key = (args.input as { Key?: unknown }).Key;
+        if (
+          context.commandName === "PutObjectCommand" &&
+          typeof key === "string" &&
+          key.startsWith(this.#prefix)
+        )
+          this.#keys.add(key);
+        return output;
+      },
+      { step: "initialize", name: "record-archive-writes", override: true },
+    );
+    return s3;
+  }
+
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
+  get size(): number {
+    return this.#keys.size;
+  }
 }
 
 export class ArchiveMirrorError extends Error {
@@ -26,6 +69,9 @@ export class ArchiveMirror {
   /** Key -> the ETag copied: a partial object completed later under the same key is copied again. */
   readonly #mirrored = new Map<string, string>();
   #preexisting = new Set<string>();
+  readonly #ownWrites: ArchiveWrites | undefined;
+  /** Keys already reported by sync(): each of this run's objects is announced once. */
+  readonly #announced = new Set<string>();
   #lastPass: Promise<unknown> = Promise.resolve();
   #nextPass: Promise<string[]> | undefined;
 
@@ -34,15 +80,23 @@ export class ArchiveMirror {
     this.#bucket = options.bucket;
     this.#outDir = path.resolve(options.outDir);
     this.#prefix = options.prefix ?? ARCHIVE_PREFIX;
+    this.#ownWrites = options.ownWrites;
   }
 
   get outDir(): string {
     return this.#outDir;
   }
 
-  /** Objects written to the bucket since remember() was called (or since the start), mirrored locally. */
+  /**
+   * Objects this run archived, mirrored locally: those its own enricher wrote when `ownWrites` is given, else
+   * every object written to the bucket since remember() was called (or since the start).
+   */
   get archivedThisRun(): number {
-    return [...this.#mirrored.keys()].filter((key) => !this.#preexisting.has(key)).length;
+    return [...this.#mirrored.keys()].filter((key) => this.#isThisRuns(key)).length;
+  }
+
+  #isThisRuns(key: string): boolean {
+    return this.#ownWrites === undefined ? !this.#preexisting.has(key) : this.#ownWrites.has(key);
   }
 
   /** Notes what the bucket already holds (an AWS_ENDPOINT_URL endpoint may), so it is not counted as this run's. */
@@ -69,14 +123,16 @@ export class ArchiveMirror {
   }
 
   async #syncOnce(): Promise<string[]> {
-    const added: string[] = [];
     for (const { key, etag } of await this.#listObjects()) {
-      const copied = this.#mirrored.get(key);
-      if (copied === etag) continue;
+      if (this.#mirrored.get(key) === etag) continue;
       await this.#copy(key);
       this.#mirrored.set(key, etag);
-      if (copied === undefined && !this.#preexisting.has(key)) added.push(key);
     }
+    // Checked on every pass: an object may be listed before its writer's PutObject has returned.
+    const added = [...this.#mirrored.keys()].filter(
+      (key) => !this.#announced.has(key) && this.#isThisRuns(key),
+    );
+    for (const key of added) this.#announced.add(key);
     return added;
   }
 

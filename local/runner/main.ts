@@ -8,6 +8,7 @@ import { LOCAL_REGION, localAwsClients, startEmbeddedAwsEndpoint } from "../aws-
 import { ConditionalWrites } from "../conditional-writes.ts";
 import { type CortexEmulator, startCortexEmulator } from "../emulator/index.ts";
 import { ApiActivity } from "./api-activity.ts";
+import { ArchiveWrites } from "./archive-mirror.ts";
 import { provisionLocalResources } from "./aws-resources.ts";
 import { buildLocalLambdas } from "./lambdas.ts";
 import {
@@ -135,6 +136,9 @@ async function run(options: RunnerOptions, io: CliIo, closers: (() => Promise<vo
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
     maxReceiveCount: options.maxReceiveCount,
   });
+  // With AWS_ENDPOINT_URL another runner may share the bucket: count only what this runner's enricher writes.
+  const archiveWrites = new ArchiveWrites();
+  archiveWrites.watch(clients.s3);
   const lambdas = buildLocalLambdas({ options, clients, resources, cortex, cortexUrl });
 
   stdout.write(startBanner(options, cortexLabel, awsLabel));
@@ -162,6 +166,7 @@ async function run(options: RunnerOptions, io: CliIo, closers: (() => Promise<vo
     poll: lambdas.poll,
     enricherHandlers: lambdas.enricherHandlers,
     enricherMetrics: lambdas.enricherMetrics,
+    archiveWrites,
     ...(lambdas.changeEventsWritten === undefined
       ? {}
       : { changeEventsWritten: lambdas.changeEventsWritten }),

@@ -7,7 +7,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
 import { EnricherMetric } from "../../functions/shared/metric-names.ts";
 import type { ApiActivity, ApiAttempt } from "./api-activity.ts";
-import { ArchiveMirror } from "./archive-mirror.ts";
+import { ArchiveMirror, type ArchiveWrites } from "./archive-mirror.ts";
 import { type LocalResources, type QueueDepth, queueDepth } from "./aws-resources.ts";
 import {
   type InvocationReport,
@@ -53,6 +53,11 @@ export interface PipelineDeps {
   poll: (context: LocalLambdaContext) => Promise<PollRunReport>;
   /** One enricher handler per concurrent instance. */
   enricherHandlers: readonly SqsBatchHandler[];
+  /**
+   * The archive objects those handlers wrote (their S3 client watched): "archived" counts only these. Without it,
+   * every object new in the bucket counts, which is right only while no other writer shares the bucket.
+   */
+  archiveWrites?: ArchiveWrites;
   /** What those handlers counted as metrics (the summary's not-found figure comes from it). */
   enricherMetrics?: MetricTally;
   /** Change events written to --events-out so far, when the flag is given. */
@@ -84,7 +89,16 @@ class PipelineRun {
   readonly #source: SqsEventSource;
   /** Aborted when the run must wind down: Ctrl-C, a rejected credential, or a drained --once run. */
   readonly #windDown = new AbortController();
-  readonly #counts = { polled: 0, enqueued: 0, enriched: 0, failedAttempts: 0, notified: 0, pollRuns: 0 };
+  readonly #counts = {
+    polled: 0,
+    enqueued: 0,
+    enriched: 0,
+    failedAttempts: 0,
+    failedInvocations: 0,
+    returnedUnfinished: 0,
+    notified: 0,
+    pollRuns: 0,
+  };
   #depth: QueueDepth = { visible: 0, inFlight: 0, delayed: 0 };
   #deadLetters = 0;
   readonly #timesToAlertMs: number[] = [];
@@ -98,7 +112,12 @@ class PipelineRun {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
     const { s3, sqs, resources, settings } = deps;
-    this.#mirror = new ArchiveMirror({ s3, bucket: resources.bucket, outDir: settings.outDir });
+    this.#mirror = new ArchiveMirror({
+      s3,
+      bucket: resources.bucket,
+      outDir: settings.outDir,
+      ...(deps.archiveWrites === undefined ? {} : { ownWrites: deps.archiveWrites }),
+    });
     this.#inbox = new NotificationInbox(sqs, resources.notificationInboxUrl, (preview) => {
       this.#counts.notified += 1;
       if (preview.timeToAlertMs !== undefined) this.#timesToAlertMs.push(preview.timeToAlertMs);
@@ -167,6 +186,8 @@ class PipelineRun {
         notified: this.#counts.notified,
         dead_lettered: this.#deadLetters,
         failed_attempts: this.#counts.failedAttempts,
+        failed_invocations: this.#counts.failedInvocations,
+        returned_unfinished: this.#counts.returnedUnfinished,
         api_calls: this.#deps.api.calls,
         api_calls_by_endpoint: { ...this.#deps.api.callsByEndpoint },
         throttled: this.#deps.api.throttled,
@@ -193,7 +214,8 @@ class PipelineRun {
       if (settings.once) {
         if (outcome === "caught-up") return;
         if (outcome === "failed" && ++failedAttempts >= attemptsAllowed) {
-          this.#failure ??= `The poller failed ${failedAttempts} times in a row; the last error: ${this.#lastPollError}`;
+          const times = failedAttempts === 1 ? "once" : `${failedAttempts} times in a row`;
+          this.#failure ??= `The poller failed ${times}; the last error: ${this.#lastPollError}`;
           return;
         }
         // Stopped early at its time limit (more pages wait) or failed: run again soon, as the next schedule would.
@@ -240,17 +262,19 @@ class PipelineRun {
 
   #onInvocation(report: InvocationReport): void {
     this.#counts.enriched += report.succeeded.length;
-    this.#counts.failedAttempts += report.failed.length;
     const { view } = this.#deps;
     const seconds = (report.durationMs / 1000).toFixed(1);
     if (report.batchError !== undefined) {
       // A timeout or a thrown error fails the whole batch, as in Lambda: records it never started did not "fail".
+      this.#counts.failedInvocations += 1;
+      this.#counts.returnedUnfinished += report.failed.length;
       view.event(
         `enricher #${report.instance + 1}: the invocation failed as a whole (${messageOf(report.batchError)}); ` +
           `its ${report.records.length} record(s) return to the queue after the visibility timeout, any it finished ` +
           `are skipped then as already archived (${seconds} s)`,
       );
     } else if (report.failed.length > 0) {
+      this.#counts.failedAttempts += report.failed.length;
       view.event(
         `enricher #${report.instance + 1}: ${report.succeeded.length} done, ${report.failed.length} reported failed ` +
           `by the enricher; they return to the queue after the visibility timeout (${seconds} s)`,
@@ -346,7 +370,8 @@ class PipelineRun {
   #snapshot(): StatusSnapshot {
     const { api, settings, labels } = this.#deps;
     const queued = this.#depth.visible + this.#depth.inFlight + this.#depth.delayed;
-    // Records archived in a batch still running are on the queue until the batch returns.
+    // Records archived in a batch still running are on the queue until the batch returns: they are done,
+    // and a batch of 100 may run for minutes, so "enriched" counts them as soon as they are archived.
     const doneInFlight = Math.max(0, this.#mirror.archivedThisRun - this.#counts.enriched);
     return {
       cortex: labels.cortex,
@@ -354,10 +379,11 @@ class PipelineRun {
       polled: this.#counts.polled,
       queued,
       backlog: Math.max(0, queued - doneInFlight),
-      enriched: this.#counts.enriched,
+      enriched: this.#counts.enriched + doneInFlight,
       archived: this.#mirror.archivedThisRun,
       notified: this.#counts.notified,
       failed: this.#counts.failedAttempts,
+      failedInvocations: this.#counts.failedInvocations,
       inDlq: this.#deadLetters,
       apiCallsLastMinute: api.callsLastMinute("get_incident_extra_data"),
       budgetPerMinute: settings.budgetPerMinute,

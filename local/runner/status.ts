@@ -11,11 +11,14 @@ export interface StatusSnapshot {
   queued: number;
   /** Queued messages still to be worked on (those already archived by a running batch left out): the ETA's base. */
   backlog: number;
+  /** Versions done so far: records of finished invocations, or those archived so far when more (a running batch's). */
   enriched: number;
   archived: number;
   notified: number;
-  /** Record-level failures so far (each one is retried). */
+  /** Records the enricher reported failed so far (each comes back after the visibility timeout). */
   failed: number;
+  /** Invocations that failed as a whole (timeout, thrown error): their records came back without a verdict. */
+  failedInvocations: number;
   inDlq: number;
   /** get_incident_extra_data calls in the last minute, and its budget. */
   apiCallsLastMinute: number;
@@ -79,7 +82,8 @@ export function renderStatusBlock(status: StatusSnapshot): string[] {
     `   ${cell("enriched", status.enriched)}   ${cell("archived", status.archived)}   ${cell("notified", status.notified)}` +
       (status.events === undefined ? "" : `   ${cell("events", status.events)}`),
     `   ${cell("failed", status.failed)}   API budget ${budgetUse(status, " per min")}` +
-      ` (throttled ${status.throttled}) · enricher ${status.activeInvocations}/${status.maxConcurrency} busy`,
+      ` (throttled ${status.throttled}) · enricher ${status.activeInvocations}/${status.maxConcurrency} busy` +
+      (status.failedInvocations === 0 ? "" : `, ${status.failedInvocations} invocation(s) failed as a whole`),
     `   backlog ETA ${eta} · ${next}`,
     `   archive copy: ${status.archiveDir} · Ctrl-C to stop`,
   ];
@@ -90,7 +94,8 @@ export function renderStatusLine(status: StatusSnapshot): string {
   const eta = status.queued === 0 ? "0s" : formatDuration(backlogEtaSeconds(status.backlog, status));
   return (
     `status: polled=${status.polled} queued=${status.queued} enriched=${status.enriched} archived=${status.archived} ` +
-    `notified=${status.notified} ${status.events === undefined ? "" : `events=${status.events} `}failed=${status.failed} dlq=${status.inDlq} ` +
+    `notified=${status.notified} ${status.events === undefined ? "" : `events=${status.events} `}failed=${status.failed} ` +
+    `${status.failedInvocations === 0 ? "" : `failed_invocations=${status.failedInvocations} `}dlq=${status.inDlq} ` +
     `api_budget=${status.apiCallsLastMinute}/${status.budgetPerMinute}/min` +
     (status.batch === undefined
       ? ""

@@ -15,8 +15,15 @@ export interface RunSummary {
   notified: number;
   /** Messages in the dead-letter queue at the end. */
   dead_lettered: number;
-  /** Record-level failures: each is retried after the visibility timeout until the DLQ takes it. */
+  /** Records the enricher itself reported failed: each comes back after the visibility timeout until the DLQ takes it. */
   failed_attempts: number;
+  /** Invocations that failed as a whole (a function timeout, a thrown error): Lambda returns all their records. */
+  failed_invocations: number;
+  /**
+   * The records of those invocations, returned to the queue without a verdict: never started, cut off, or done
+   * before the failure (then skipped as archived when they come back). None of them is counted as failed.
+   */
+  returned_unfinished: number;
   /** Every HTTP attempt to the Cortex API, retries included. */
   api_calls: number;
   /** The same per endpoint (get_incidents, get_incident_extra_data, get_multiple_incidents_extra_data). */
@@ -139,8 +146,8 @@ export function formatSummary(summary: RunSummary): string {
   const lines = [
     `Summary (${seconds} s)`,
     `  polled ${summary.polled}, enqueued ${summary.enqueued}, enriched ${summary.enriched}, archived ${summary.archived}, notified ${summary.notified}`,
-    `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, left in queue ${summary.left_in_queue}, ` +
-      `not found ${summary.not_found}`,
+    `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, ${wholeBatchFailures(summary)}` +
+      `left in queue ${summary.left_in_queue}, not found ${summary.not_found}`,
     `  Cortex API calls ${summary.api_calls} (throttled ${summary.throttled}), poll runs ${summary.poll_runs}`,
     `  calls per endpoint: ${Object.entries(summary.api_calls_by_endpoint)
       .map(([endpoint, calls]) => `${endpoint} ${calls}`)
@@ -159,6 +166,15 @@ export function formatSummary(summary: RunSummary): string {
 }
 
 const seconds1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Only when some invocation failed as a whole: its records were returned, not failed one by one. */
+function wholeBatchFailures(summary: RunSummary): string {
+  if (summary.failed_invocations === 0) return "";
+  return (
+    `invocations failed as a whole ${summary.failed_invocations} ` +
+    `(${summary.returned_unfinished} record(s) returned unfinished), `
+  );
+}
 
 export async function writeSummaryJson(file: string, summary: RunSummary): Promise<void> {
   await mkdir(path.dirname(path.resolve(file)), { recursive: true });

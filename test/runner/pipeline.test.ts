@@ -6,11 +6,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CortexAttemptEvent } from "../../functions/shared/cortex/client.ts";
 import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
 import { EnricherMetric, METRICS_NAMESPACE } from "../../functions/shared/metric-names.ts";
 import {
@@ -19,7 +20,10 @@ import {
   localAwsClients,
   startEmbeddedAwsEndpoint,
 } from "../../local/aws-endpoint.ts";
+import { emulatorClient } from "../../local/emulator/client.ts";
+import { startCortexEmulator } from "../../local/emulator/index.ts";
 import { ApiActivity } from "../../local/runner/api-activity.ts";
+import { ArchiveWrites } from "../../local/runner/archive-mirror.ts";
 import { type LocalResources, provisionLocalResources } from "../../local/runner/aws-resources.ts";
 import type { SqsBatchHandler } from "../../local/runner/event-source.ts";
 import { MetricTally } from "../../local/runner/metric-tally.ts";
@@ -44,6 +48,7 @@ afterAll(async () => {
 class RecordingView implements StatusView {
   events: string[] = [];
   last: StatusSnapshot | undefined;
+  snapshots: StatusSnapshot[] = [];
   closed = false;
   start() {}
   event(lines: string | string[]) {
@@ -51,6 +56,7 @@ class RecordingView implements StatusView {
   }
   update(status: StatusSnapshot) {
     this.last = status;
+    this.snapshots.push(status);
   }
   close() {
     this.closed = true;
@@ -105,7 +111,12 @@ function standInPoller(resources: LocalResources, incidents: Incident[]) {
 }
 
 /** Archives each message and notifies on high ones, as the enricher would; "poison" always fails. */
-function standInEnricher(resources: LocalResources, api: ApiActivity, delayMs = 0): SqsBatchHandler {
+function standInEnricher(
+  resources: LocalResources,
+  api: ApiActivity,
+  delayMs = 0,
+  s3: S3Client = clients.s3,
+): SqsBatchHandler {
   return async (event: SQSEvent) => {
     const batchItemFailures = [];
     for (const record of event.Records) {
@@ -121,7 +132,7 @@ function standInEnricher(resources: LocalResources, api: ApiActivity, delayMs = 
         batchItemFailures.push({ itemIdentifier: record.messageId });
         continue;
       }
-      await clients.s3.send(
+      await s3.send(
         new PutObjectCommand({
           Bucket: resources.bucket,
           Key: `incidents/2026/11/21/${message.incident_id}/1000.json.gz`,
@@ -452,5 +463,153 @@ describe("runPipeline", () => {
     const line = run.view.events.find((event) => event.includes("failed as a whole"));
     expect(line).toMatch(/container died.*its [12] record\(s\) return to the queue/);
     expect(run.view.events.some((event) => /0 done, 2 failed/.test(event))).toBe(false);
+  });
+
+  it("counts an invocation that timed out as one failed invocation, its never-started records apart from failed ones", async () => {
+    const resources = await freshResources({ visibilityTimeoutSeconds: 1 });
+    const api = new ApiActivity();
+    const archiving = standInEnricher(resources, api);
+    let invocations = 0;
+    let firstBatch = 0;
+    const run = deps(resources, {
+      poll: standInPoller(
+        resources,
+        Array.from({ length: 5 }, (_, index) => ({ incident_id: `t${index}`, severity: "low" })),
+      ),
+      handler: async (event, context) => {
+        invocations += 1;
+        if (invocations > 1) return archiving(event, context);
+        // The first record's call hangs past the function timeout: the others are never started.
+        firstBatch = event.Records.length;
+        await new Promise((resolve) => setTimeout(resolve, 900));
+        return { batchItemFailures: [] };
+      },
+      api,
+    });
+    run.settings = { ...run.settings, functionTimeoutSeconds: 0.5, batchSize: 5, batchingWindowSeconds: 0.3 };
+    run.enricherHandlers = [run.enricherHandlers[0] as SqsBatchHandler];
+    const summary = await runPipeline(run);
+
+    expect(firstBatch).toBeGreaterThan(1);
+    expect(summary).toMatchObject({
+      archived: 5,
+      failed_attempts: 0,
+      failed_invocations: 1,
+      returned_unfinished: firstBatch,
+      exit_code: 0,
+    });
+    expect(run.view.events.some((line) => /\d+ failed/.test(line))).toBe(false);
+    expect(run.view.snapshots.every((snapshot) => snapshot.failed === 0)).toBe(true);
+    expect(run.view.last?.failedInvocations).toBe(1);
+  });
+
+  it("with a shared AWS endpoint, each runner reports as archived only the objects it archived itself", async () => {
+    const resources = await freshResources();
+    const runner = (incidents: Incident[]) => {
+      const api = new ApiActivity();
+      const writes = new ArchiveWrites();
+      const s3 = writes.watch(localAwsClients(endpoint.url).s3);
+      const run = deps(
+        resources,
+        { poll: standInPoller(resources, incidents), handler: standInEnricher(resources, api, 100, s3), api },
+        { archiveWrites: writes },
+      );
+      run.enricherHandlers = [run.enricherHandlers[0] as SqsBatchHandler];
+      run.settings = { ...run.settings, batchSize: 1 };
+      return { run, writes };
+    };
+    const incidents = Array.from({ length: 6 }, (_, index) => ({
+      incident_id: `s${index}`,
+      severity: "low",
+    }));
+    const first = runner(incidents);
+    const second = runner([]);
+    const [a, b] = await Promise.all([runPipeline(first.run), runPipeline(second.run)]);
+
+    // Both runners saw all six objects appear in the bucket; each counts the ones its enricher wrote.
+    expect(a.archived + b.archived).toBe(6);
+    expect(a.archived).toBe(first.writes.size);
+    expect(b.archived).toBe(second.writes.size);
+    const announced = (view: RecordingView) =>
+      view.events
+        .filter((line) => line.startsWith("archived "))
+        .map((line) => line.slice("archived ".length));
+    expect(announced(first.run.view).every((key) => first.writes.has(key))).toBe(true);
+    expect(announced(second.run.view).every((key) => second.writes.has(key))).toBe(true);
+    expect(announced(first.run.view)).toHaveLength(a.archived);
+  });
+
+  it("shows the versions a running batch has archived as enriched, before the invocation returns", async () => {
+    const resources = await freshResources({ visibilityTimeoutSeconds: 30 });
+    const api = new ApiActivity();
+    const archiving = standInEnricher(resources, api);
+    let seen: StatusSnapshot | undefined;
+    let view: RecordingView | undefined;
+    const run = deps(resources, {
+      poll: standInPoller(
+        resources,
+        Array.from({ length: 3 }, (_, index) => ({ incident_id: `r${index}`, severity: "low" })),
+      ),
+      handler: async (event, context) => {
+        const response = await archiving(event, context);
+        // Still running: wait until the status view has seen what this batch archived.
+        const until = Date.now() + 3_000;
+        while (Date.now() < until && (view?.last?.archived ?? 0) < event.Records.length)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        seen = view?.last;
+        return response;
+      },
+      api,
+    });
+    view = run.view;
+    run.settings = { ...run.settings, batchSize: 3, batchingWindowSeconds: 0.3 };
+    run.enricherHandlers = [run.enricherHandlers[0] as SqsBatchHandler];
+    const summary = await runPipeline(run);
+
+    expect(summary.enriched).toBe(3);
+    expect(seen).toMatchObject({ activeInvocations: 1 });
+    expect(seen?.archived).toBeGreaterThan(0);
+    expect(seen?.enriched).toBe(seen?.archived);
+  });
+
+  it("says a request that timed out after one attempt was tried once, never that it was retried", async () => {
+    const emulator = await startCortexEmulator({ seed: 15, incidents: 1 });
+    // A hang (40 s on the tenant that showed it), time-compressed; the call's deadline allows one attempt.
+    emulator.control.setFaults({ latencyMs: 1_000 });
+    const attempts: CortexAttemptEvent[] = [];
+    const cortex = emulatorClient(emulator, {
+      maxAttempts: 5,
+      retryBaseDelayMs: 200,
+      retryMaxDelayMs: 200,
+      observer: (attempt) => attempts.push(attempt),
+    });
+    const resources = await freshResources();
+    const api = new ApiActivity();
+    try {
+      const run = deps(
+        resources,
+        {
+          poll: async () => {
+            await cortex.getIncidents({}, { deadline: Date.now() + 150 });
+            return { incidentsSeen: 0, messagesSent: 0, stoppedEarly: false };
+          },
+          handler: standInEnricher(resources, api),
+          api,
+        },
+        { pollAttemptsOnce: 1 },
+      );
+      const summary = await runPipeline(run);
+
+      // The emulator logs a request only once it answers, after the hang: the client's own record is the one to read.
+      expect(attempts.map((attempt) => attempt.errorKind)).toEqual(["timeout"]);
+      expect(summary.exit_code).toBe(1);
+      expect(summary.problem).toMatch(/^The poller failed once; the last error: Cortex API did not answer/);
+      expect(summary.problem).not.toMatch(/retried|retries|attempts/);
+      const line = run.view.events.find((event) => event.startsWith("poll failed:"));
+      expect(line).not.toMatch(/retried|retries|attempts/);
+    } finally {
+      await cortex.close();
+      await emulator.close();
+    }
   });
 });

@@ -20,6 +20,7 @@ const status: StatusSnapshot = {
   archived: 5,
   notified: 2,
   failed: 1,
+  failedInvocations: 0,
   inDlq: 0,
   apiCallsLastMinute: 6,
   budgetPerMinute: 10,

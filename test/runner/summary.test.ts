@@ -18,6 +18,8 @@ const clean: SummaryInput = {
     notified: 4,
     dead_lettered: 0,
     failed_attempts: 1,
+    failed_invocations: 0,
+    returned_unfinished: 0,
     api_calls: 14,
     api_calls_by_endpoint: {
       get_incidents: 2,
@@ -99,6 +101,20 @@ describe("run summary", () => {
     );
     expect(text).toContain("archive copy: /tmp/incident-archive");
     expect(text.trimEnd().split("\n").at(-1)).toMatch(/^Problem: 3 message/);
+  });
+
+  it("reports an invocation that failed as a whole apart from failed records, its records as returned unfinished", () => {
+    // A function timeout in a batch of five: one record was cut off, four were never started.
+    const counts = { ...clean.counts, failed_attempts: 0, failed_invocations: 1, returned_unfinished: 5 };
+    const text = formatSummary(buildSummary({ ...clean, counts }));
+    expect(text).toContain(
+      "failed attempts 0, invocations failed as a whole 1 (5 record(s) returned unfinished), left in queue 0",
+    );
+    expect(text).not.toMatch(/5 failed|failed attempts 5/);
+    // Nothing went wrong for good: the records came back and were archived then.
+    expect(buildSummary({ ...clean, counts }).exit_code).toBe(0);
+    // And without any, the line reads as before.
+    expect(formatSummary(buildSummary(clean))).not.toContain("failed as a whole");
   });
 
   it("writes the JSON with at least the counts the issue names, creating the folder", async () => {
