@@ -2,11 +2,12 @@
 // single-incident phase side by side: the batch phase hands the single phase whatever it cannot settle
 // as soon as it knows it. Afterwards the records that must come back are set to come back as they
 // should, the last API slots are held to their end, and the partial batch response is returned.
-import type { Logger } from "@aws-lambda-powertools/logger";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { BatchExtraDataSource } from "../shared/cortex/api.ts";
 import { isCortexError } from "../shared/cortex/errors.ts";
 import type { InvocationContext } from "../shared/invocation-context.ts";
+import { EnricherMetric } from "../shared/metric-names.ts";
 import type { ApiBudgetPacer } from "../shared/pacing.ts";
 import { runBatchPhase } from "./batch-phase.ts";
 import type { EnrichmentContext } from "./context.ts";
@@ -170,11 +171,16 @@ async function holdSlots(pacers: readonly ApiBudgetPacer[], endsAt: number): Pro
   for (const pacer of pacers) await pacer.waitOutSlot(endsAt - FINAL_MARGIN_MS);
 }
 
-function logDone(logger: Logger, event: SQSEvent, run: Invocation, failures: number): void {
+/** The invocation's one summary line, and how many records it returned without having tried them. */
+function reportDone(run: Invocation, event: SQSEvent, failures: number): void {
+  const { logger, metrics } = run.container.deps;
+  const notStarted = run.ledger.returnedUnstarted;
+  if (notStarted > 0) metrics.addMetric(EnricherMetric.NotStarted, MetricUnit.Count, notStarted);
   logger.info("Batch done", {
     records: event.Records.length,
     mode: run.batching ? "batch" : "single",
     failures,
+    not_started: notStarted,
     outcomes: run.ledger.outcomes,
   });
 }
@@ -208,6 +214,6 @@ export async function runInvocation(
     run.endsAt,
   );
   const batchItemFailures = [...ledger.failed].map((itemIdentifier) => ({ itemIdentifier }));
-  logDone(logger, event, run, batchItemFailures.length);
+  reportDone(run, event, batchItemFailures.length);
   return { batchItemFailures };
 }

@@ -9,6 +9,8 @@ export class InvocationLedger {
   readonly failed = new Set<string>();
   readonly throttled: SQSRecord[] = [];
   readonly deferred: SQSRecord[] = [];
+  /** Records never started (whatever then becomes of them). */
+  readonly #unstarted = new Set<string>();
   /** Set once the invocation must not start another record (a throttle, an access problem, the deadline). */
   stopped: NotStartedReason | undefined;
 
@@ -31,15 +33,22 @@ export class InvocationLedger {
   /** Never started before the deadline: handed back to come again soon. */
   defer(records: readonly SQSRecord[]): void {
     this.deferred.push(...records);
+    for (const record of records) this.#unstarted.add(record.messageId);
     this.fail(records);
   }
 
   /** Not started because the invocation had stopped; counted by why. */
   notStarted(record: SQSRecord, reason: NotStartedReason): void {
     this.count(`not_started_${reason}`);
+    this.#unstarted.add(record.messageId);
     if (reason === "throttled") this.throttle([record]);
     else if (reason === "deadline") this.defer([record]);
     else this.fail([record]);
+  }
+
+  /** Of the records returned failed, those never started: they come back untried. */
+  get returnedUnstarted(): number {
+    return [...this.failed].filter((id) => this.#unstarted.has(id)).length;
   }
 
   /** Acknowledged after all (handed back to the queue as a new message). */
