@@ -17,14 +17,6 @@ export class InvalidQueueMessageError extends Error {
 /** Why an invocation started no more records: the rest come back (see ledger.ts for how). */
 export type NotStartedReason = "deadline" | "throttled" | "access_problem";
 
-/** The function's configuration (environment) is invalid: nothing runs until the stack is fixed. */
-export class EnricherConfigurationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "EnricherConfigurationError";
-  }
-}
-
 /** The API answered "not found" for an incident get_incidents still lists: not recorded, retried later. */
 export class NotFoundUnconfirmedError extends Error {
   readonly incidentId: string;

@@ -190,6 +190,20 @@ export async function runInvocation(
   event: SQSEvent,
   invocation: InvocationContext,
 ): Promise<SQSBatchResponse> {
+  const { metrics } = container.deps;
+  try {
+    return await enrichEvent(container, event, invocation);
+  } finally {
+    // Published per invocation, whatever happened in it (the poller publishes per run: run-report.ts).
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  }
+}
+
+async function enrichEvent(
+  container: EnricherContainer,
+  event: SQSEvent,
+  invocation: InvocationContext,
+): Promise<SQSBatchResponse> {
   const run = startInvocation(container, invocation);
   const { ledger } = run;
   const { logger, changeEvents } = container.deps;
