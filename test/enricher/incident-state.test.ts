@@ -26,6 +26,15 @@ function s3Error(name: string, status: number) {
   });
 }
 
+/** A GetObject reply: a record another writer has notified at critical, under `etag`. */
+function storedCritical(etag: string) {
+  const record = {
+    incident_id: "893",
+    notified: { severity: "critical", modification_time: 2, notified_at: 2 },
+  };
+  return { Body: stream(JSON.stringify(record)), ETag: etag } as never;
+}
+
 /** A merge that records a "not found" answer: what the tests below write. */
 function markNotFound(current: IncidentStateRecord) {
   return { record: { ...current, not_found: { modification_time: 5, recorded_at: 6 } }, result: undefined };
@@ -74,15 +83,7 @@ describe("incident state record: conditional writes (mocked S3)", () => {
         ),
         ETag: '"old"',
       } as never)
-      .resolves({
-        Body: stream(
-          JSON.stringify({
-            incident_id: "893",
-            notified: { severity: "critical", modification_time: 2, notified_at: 2 },
-          }),
-        ),
-        ETag: '"new"',
-      } as never);
+      .resolves(storedCritical('"new"'));
     s3Mock.on(PutObjectCommand).rejectsOnce(s3Error("PreconditionFailed", 412)).resolves({ ETag: '"newer"' });
     const seen: (string | undefined)[] = [];
     const saved = await updateIncidentState(s3, "bucket", "893", (current) => {
@@ -106,15 +107,7 @@ describe("incident state record: conditional writes (mocked S3)", () => {
   });
 
   it("re-reads once when the record the caller held is stale, and merges onto what is there now", async () => {
-    s3Mock.on(GetObjectCommand).resolves({
-      Body: stream(
-        JSON.stringify({
-          incident_id: "893",
-          notified: { severity: "critical", modification_time: 2, notified_at: 2 },
-        }),
-      ),
-      ETag: '"now"',
-    } as never);
+    s3Mock.on(GetObjectCommand).resolves(storedCritical('"now"'));
     s3Mock.on(PutObjectCommand).rejectsOnce(s3Error("PreconditionFailed", 412)).resolves({ ETag: '"after"' });
     const known = { record: { incident_id: "893" }, etag: '"stale"' };
     const saved = await updateIncidentState(s3, "bucket", "893", markNotFound, { known });
