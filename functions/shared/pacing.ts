@@ -4,6 +4,7 @@
 // slot is over, even across invocations: the instance remembers when its slot ends, and an
 // invocation waits out its last slot before returning (the next invocation may run in another
 // container that knows nothing of this one).
+import { setTimeout } from "node:timers/promises";
 
 export interface ApiBudgetPacerOptions {
   budgetPerMinute: number;
@@ -42,7 +43,7 @@ export class PacingConfigurationError extends Error {
  */
 export const SLOT_GUARD = 0.02;
 
-const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const sleepFor = (ms: number): Promise<void> => setTimeout(ms);
 
 export function paceInterval(budgetPerMinute: number, maxConcurrency: number): number {
   if (!(budgetPerMinute > 0) || !Number.isFinite(budgetPerMinute)) {
