@@ -160,6 +160,7 @@ class PipelineRun {
       await this.#pollLoop();
       if (this.#deps.settings.once && !this.#windDown.signal.aborted) {
         this.#phase = "draining";
+        this.#source.endBatchingWindow();
         await this.#waitUntilDrained();
       }
 
@@ -181,7 +182,7 @@ class PipelineRun {
       counts: {
         polled: this.#counts.polled,
         enqueued: this.#counts.enqueued,
-        enriched: this.#counts.enriched,
+        enriched: this.#enriched(),
         archived: this.#mirror.archivedThisRun,
         notified: this.#counts.notified,
         dead_lettered: this.#deadLetters,
@@ -367,19 +368,28 @@ class PipelineRun {
     this.#windDown.abort();
   }
 
+  /**
+   * Records the enricher finished with, less those it handed back to the queue as new messages (the
+   * deadline's unstarted ones, a short batch's spread single calls): each of those is finished again later.
+   */
+  #enriched(): number {
+    const handedBack = this.#deps.enricherMetrics?.total(EnricherMetric.Requeued) ?? 0;
+    return Math.max(0, this.#counts.enriched - handedBack);
+  }
+
   #snapshot(): StatusSnapshot {
     const { api, settings, labels } = this.#deps;
     const queued = this.#depth.visible + this.#depth.inFlight + this.#depth.delayed;
     // Records archived in a batch still running are on the queue until the batch returns: they are done,
     // and a batch of 100 may run for minutes, so "enriched" counts them as soon as they are archived.
-    const doneInFlight = Math.max(0, this.#mirror.archivedThisRun - this.#counts.enriched);
+    const doneInFlight = Math.max(0, this.#mirror.archivedThisRun - this.#enriched());
     return {
       cortex: labels.cortex,
       aws: labels.aws,
       polled: this.#counts.polled,
       queued,
       backlog: Math.max(0, queued - doneInFlight),
-      enriched: this.#counts.enriched + doneInFlight,
+      enriched: this.#enriched() + doneInFlight,
       archived: this.#mirror.archivedThisRun,
       notified: this.#counts.notified,
       failed: this.#counts.failedAttempts,
