@@ -10,6 +10,7 @@ import type { CortexClient } from "../../functions/shared/cortex/client.ts";
 import { readIncidentState } from "../../functions/shared/incident-state.ts";
 import { EnricherMetric } from "../../functions/shared/metric-names.ts";
 import { paceInterval } from "../../functions/shared/pacing.ts";
+import { enricherSizing } from "../../lib/config.ts";
 import type { CortexEmulator, EmulatedIncident } from "../../local/emulator/index.ts";
 import {
   type AwsFixture,
@@ -40,7 +41,9 @@ const WINDOW_MS = 60_000;
 const BUDGET = 10;
 const ALERTS_LIMIT = 200;
 /** As the stack sizes a batch-mode invocation: one batch slot and ten single slots at 12 s, plus the margin. */
-const TIMEOUT_MS = 192_000;
+const TIMEOUT_MS =
+  enricherSizing({ mode: "auto", batchSize: 100, maxConcurrency: 2, budgetPerMinute: BUDGET })
+    .timeoutSeconds * 1000;
 
 const time = new VirtualTime();
 let tenant: EmulatedTenant;
