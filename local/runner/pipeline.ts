@@ -181,7 +181,8 @@ class PipelineRun {
       counts: {
         polled: this.#counts.polled,
         enqueued: this.#counts.enqueued,
-        enriched: this.#counts.enriched,
+        enriched: this.#enrichedInvocations(),
+        requeued: this.#requeued(),
         archived: this.#mirror.archivedThisRun,
         notified: this.#counts.notified,
         dead_lettered: this.#deadLetters,
@@ -367,19 +368,30 @@ class PipelineRun {
     this.#windDown.abort();
   }
 
+  /** Handed back as new messages: deleted, so the event source counts them as succeeded, but not done. */
+  #requeued(): number {
+    return this.#deps.enricherMetrics?.total(EnricherMetric.Requeued) ?? 0;
+  }
+
+  /** Records finished invocations completed (their requeued ones are done only once their copies are). */
+  #enrichedInvocations(): number {
+    return Math.max(0, this.#counts.enriched - this.#requeued());
+  }
+
   #snapshot(): StatusSnapshot {
     const { api, settings, labels } = this.#deps;
     const queued = this.#depth.visible + this.#depth.inFlight + this.#depth.delayed;
     // Records archived in a batch still running are on the queue until the batch returns: they are done,
     // and a batch of 100 may run for minutes, so "enriched" counts them as soon as they are archived.
-    const doneInFlight = Math.max(0, this.#mirror.archivedThisRun - this.#counts.enriched);
+    const enriched = this.#enrichedInvocations();
+    const doneInFlight = Math.max(0, this.#mirror.archivedThisRun - enriched);
     return {
       cortex: labels.cortex,
       aws: labels.aws,
       polled: this.#counts.polled,
       queued,
       backlog: Math.max(0, queued - doneInFlight),
-      enriched: this.#counts.enriched + doneInFlight,
+      enriched: enriched + doneInFlight,
       archived: this.#mirror.archivedThisRun,
       notified: this.#counts.notified,
       failed: this.#counts.failedAttempts,

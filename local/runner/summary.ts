@@ -7,8 +7,10 @@ export interface RunSummary {
   polled: number;
   /** Messages the poller put on the queue. */
   enqueued: number;
-  /** Queue messages the enricher completed (deleted from the queue). */
+  /** Queue messages the enricher completed (deleted from the queue, the requeued ones left out). */
   enriched: number;
+  /** Messages a batch-mode invocation could not start before its deadline and sent back as new ones (its Requeued metric). */
+  requeued: number;
   /** Archive objects written to the bucket during this run (and mirrored under archive_dir). */
   archived: number;
   /** Notifications the local subscriber received from the topic. */
@@ -145,7 +147,8 @@ export function formatSummary(summary: RunSummary): string {
   const seconds = (summary.duration_ms / 1000).toFixed(1);
   const lines = [
     `Summary (${seconds} s)`,
-    `  polled ${summary.polled}, enqueued ${summary.enqueued}, enriched ${summary.enriched}, archived ${summary.archived}, notified ${summary.notified}`,
+    `  polled ${summary.polled}, enqueued ${summary.enqueued}, enriched ${summary.enriched}, ` +
+      `${summary.requeued === 0 ? "" : `requeued ${summary.requeued}, `}archived ${summary.archived}, notified ${summary.notified}`,
     `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, ${wholeBatchFailures(summary)}` +
       `left in queue ${summary.left_in_queue}, not found ${summary.not_found}`,
     `  Cortex API calls ${summary.api_calls} (throttled ${summary.throttled}), poll runs ${summary.poll_runs}`,

@@ -612,4 +612,45 @@ describe("runPipeline", () => {
       await emulator.close();
     }
   });
+
+  it("does not count a message handed back as a new one (requeued before the deadline) as enriched", async () => {
+    const resources = await freshResources();
+    const api = new ApiActivity();
+    const tally = new MetricTally();
+    const metrics = tally.watch(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "enricher-test" }));
+    const archiving = standInEnricher(resources, api);
+    let requeuedOnce = false;
+    const run = deps(
+      resources,
+      {
+        poll: standInPoller(resources, [
+          { incident_id: "1", severity: "low" },
+          { incident_id: "late", severity: "low" },
+        ]),
+        // As batch mode does near its deadline: the unstarted message goes back as a new one, the original is acknowledged.
+        handler: async (event, context) => {
+          const late = requeuedOnce ? [] : event.Records.filter((r) => r.body.includes('"late"'));
+          if (late.length > 0) {
+            requeuedOnce = true;
+            await clients.sqs.send(
+              new SendMessageBatchCommand({
+                QueueUrl: resources.queueUrl,
+                Entries: late.map((record, index) => ({ Id: String(index), MessageBody: record.body })),
+              }),
+            );
+            metrics.addMetric(EnricherMetric.Requeued, MetricUnit.Count, late.length);
+            metrics.clearMetrics();
+          }
+          return archiving({ Records: event.Records.filter((r) => !late.includes(r)) }, context);
+        },
+        api,
+      },
+      { enricherMetrics: tally },
+    );
+    const summary = await runPipeline(run);
+
+    expect(requeuedOnce).toBe(true);
+    expect(summary).toMatchObject({ enqueued: 2, enriched: 2, requeued: 1, archived: 2, exit_code: 0 });
+    expect(run.view.snapshots.every((snapshot) => snapshot.enriched <= 2)).toBe(true);
+  });
 });

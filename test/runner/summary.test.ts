@@ -14,6 +14,7 @@ const clean: SummaryInput = {
     polled: 12,
     enqueued: 12,
     enriched: 12,
+    requeued: 0,
     archived: 12,
     notified: 4,
     dead_lettered: 0,

@@ -85,6 +85,7 @@ describe("time to alert in the local runner", () => {
       polled: 1,
       enqueued: 1,
       enriched: 1,
+      requeued: 0,
       archived: 1,
       notified: 20,
       dead_lettered: 0,
