@@ -3,13 +3,13 @@
 
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import { createPollerHandler } from "../functions/poller/create-handler.ts";
 import { DEFAULT_LATE_WINDOW_MS, readBackMs } from "../functions/poller/late-window.ts";
-import { CortexClient } from "../functions/shared/cortex/client.ts";
 import { METRICS_NAMESPACE, POLLER_SERVICE } from "../functions/shared/metric-names.ts";
-import { startCortexEmulator } from "../local/emulator/index.ts";
-import { drainQueue, startAwsHarness } from "../test/support/aws.ts";
-import { lambdaContext } from "../test/support/lambda-context.ts";
+import { localAwsClients, startEmbeddedAwsEndpoint } from "../local/aws-endpoint.ts";
+import { startClockedTenant } from "../local/emulator/client.ts";
 import { type BenchTable, median } from "./report.ts";
 
 const POLL_EVERY_MS = 20_000;
@@ -39,31 +39,29 @@ function unprintedMetrics(): Metrics {
   return metrics;
 }
 
-async function measure(aws: Awaited<ReturnType<typeof startAwsHarness>>, c: Case): Promise<CaseResult> {
+type LocalAws = ReturnType<typeof localAwsClients>;
+
+/** A fresh bucket (the cursor's) and queue for one case on the embedded endpoint. */
+async function casePipeline(aws: LocalAws, name: string) {
+  await aws.s3.send(new CreateBucketCommand({ Bucket: name }));
+  const queue = await aws.sqs.send(new CreateQueueCommand({ QueueName: name }));
+  return { s3: aws.s3, sqs: aws.sqs, bucket: name, queueUrl: queue.QueueUrl ?? "" };
+}
+
+async function measure(aws: LocalAws, c: Case): Promise<CaseResult> {
   // Enough incidents that each one changes about once in the window read back, as on a large tenant.
   const incidents = Math.max(
     200,
     Math.ceil((c.versionsPerMinute * readBackMs(DEFAULT_LATE_WINDOW_MS)) / MINUTE),
   );
-  let t = Date.UTC(2026, 11, 1, 9, 0, 0);
-  const now = () => t;
-  const emulator = await startCortexEmulator({
+  const tenant = await startClockedTenant({
+    start: Date.UTC(2026, 11, 1, 9, 0, 0),
     seed: "bench-late-window",
     incidents,
-    now,
-    rateLimits: { tenant: { requests: 1_000_000, windowMs: 1_000 } },
   });
-  const client = new CortexClient({
-    baseUrl: emulator.url,
-    product: "xdr",
-    credentials: {
-      apiKey: emulator.keys.standard.key,
-      apiKeyId: emulator.keys.standard.id,
-      authType: "standard",
-    },
-    now,
-  });
-  const pipeline = await aws.createPipeline();
+  const { clock, emulator, client } = tenant;
+  const now = clock.now;
+  const pipeline = await casePipeline(aws, `bench-late-window-${c.versionsPerMinute}-${c.windowMs}`);
   const poll = createPollerHandler({
     ...pipeline,
     incidents: client,
@@ -85,14 +83,15 @@ async function measure(aws: Awaited<ReturnType<typeof startAwsHarness>>, c: Case
     const warmUpRuns = Math.ceil(readBackMs(DEFAULT_LATE_WINDOW_MS) / POLL_EVERY_MS) + 1;
     for (let run = 0; run < warmUpRuns + MEASURED_RUNS; run++) {
       for (let i = 0; i < perPoll; i++) {
-        t += Math.floor(POLL_EVERY_MS / perPoll);
+        clock.advance(Math.floor(POLL_EVERY_MS / perPoll));
         emulator.control.modifyIncident(ids[next++ % ids.length] ?? "", { listingDelayMs: 0 });
       }
       const callsBefore = emulator.control.stats().endpoints.get_incidents.calls;
       const started = performance.now();
-      const summary = await poll({}, lambdaContext(now, 5 * MINUTE));
+      const endsAt = now() + 5 * MINUTE;
+      const summary = await poll({}, { getRemainingTimeInMillis: () => endsAt - now() });
       const elapsed = performance.now() - started;
-      await drainQueue(pipeline.sqs, pipeline.queueUrl);
+      await pipeline.sqs.send(new PurgeQueueCommand({ QueueUrl: pipeline.queueUrl }));
       if (run < warmUpRuns) continue;
       calls.push(emulator.control.stats().endpoints.get_incidents.calls - callsBefore);
       times.push(elapsed);
@@ -100,8 +99,7 @@ async function measure(aws: Awaited<ReturnType<typeof startAwsHarness>>, c: Case
       sent.push(summary.messagesSent);
     }
   } finally {
-    await client.close();
-    await emulator.close();
+    await tenant.close();
   }
   return {
     ...c,
@@ -113,7 +111,8 @@ async function measure(aws: Awaited<ReturnType<typeof startAwsHarness>>, c: Case
 }
 
 export async function benchLateWindow(): Promise<BenchTable> {
-  const aws = await startAwsHarness();
+  const endpoint = await startEmbeddedAwsEndpoint();
+  const aws = localAwsClients(endpoint.url);
   const results: CaseResult[] = [];
   try {
     for (const versionsPerMinute of [10, 1_000]) {
@@ -122,7 +121,10 @@ export async function benchLateWindow(): Promise<BenchTable> {
       }
     }
   } finally {
-    await aws.close();
+    aws.s3.destroy();
+    aws.sqs.destroy();
+    aws.sns.destroy();
+    await endpoint.close();
   }
   const offAtHigh = results.find((r) => r.versionsPerMinute === 1_000 && r.windowMs === 0);
   const onAtHigh = results.find((r) => r.versionsPerMinute === 1_000 && r.windowMs > 0);

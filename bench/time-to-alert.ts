@@ -8,6 +8,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { createPollerHandler } from "../functions/poller/create-handler.ts";
 import { createPollLoop } from "../functions/poller/poll-loop.ts";
+import { enricherSizing } from "../lib/config.ts";
 import { PipelineHarness, quietPowertools } from "../local/pipeline-harness.ts";
 import { SqsEventSource } from "../local/runner/event-source.ts";
 import { percentile } from "../local/runner/summary.ts";
@@ -25,12 +26,14 @@ const REAL = {
   scheduleMs: 60_000,
   enricherDeadlineMarginMs: 35_000,
 };
-/** What differs by mode, as the stack sizes it (enricherSizing in lib/config.ts). */
+/** The enricher's timeout as the stack sizes it with its defaults (2 instances, 10 calls a minute each endpoint). */
+const stackTimeoutMs = (mode: "batch" | "single", batchSize: number) =>
+  enricherSizing({ mode, batchSize, maxConcurrency: 2, budgetPerMinute: 10, batchBudgetPerMinute: 10 })
+    .timeoutSeconds * 1000;
+/** What differs by mode: 100 messages or 10 s (one batch slot and ten single slots of 12 s, plus 60 s: 192 s); 5 messages (five slots, plus 60 s: 120 s). */
 const MODE = {
-  /** 100 messages or 10 s; one batch slot and ten single slots of 12 s, plus 60 s. */
-  batch: { batchSize: 100, batchingWindowMs: 10_000, enricherTimeoutMs: 192_000 },
-  /** 5 messages; five slots of 12 s, plus 60 s. */
-  single: { batchSize: 5, batchingWindowMs: 0, enricherTimeoutMs: 120_000 },
+  batch: { batchSize: 100, batchingWindowMs: 10_000, enricherTimeoutMs: stackTimeoutMs("batch", 100) },
+  single: { batchSize: 5, batchingWindowMs: 0, enricherTimeoutMs: stackTimeoutMs("single", 5) },
 } as const;
 const GOAL = {
   idle: { aim: 30, must: 70 },

@@ -1,7 +1,8 @@
-// The project's real Cortex client pointed at an emulator with its standard key: how tests, benchmarks and
-// the pipeline harness talk to the emulated tenant, so each sets only what it is about (clock, retries).
+// The project's real Cortex client pointed at an emulator with its standard key, and an emulated tenant on
+// a stepped clock: how tests and benchmarks talk to the emulator, each setting only what it is about.
 import type { CortexCredentials } from "../../functions/shared/cortex/api.ts";
 import { CortexClient, type CortexClientConfig } from "../../functions/shared/cortex/client.ts";
+import { startCortexEmulator } from "./index.ts";
 import type { CortexEmulator, CortexEmulatorOptions } from "./types.ts";
 
 /** Rate limits too high to matter: for tests and benchmarks whose injected clock makes requests look instant. */
@@ -27,3 +28,61 @@ export function emulatorClient(
     ...options,
   });
 }
+
+/** A clock that moves only when told to, so emulator, client and poller share one exact timeline. */
+export function steppedClock(start: number) {
+  let t = start;
+  return {
+    now: () => t,
+    advance: (ms: number) => {
+      t += ms;
+    },
+  };
+}
+export type SteppedClock = ReturnType<typeof steppedClock>;
+
+export interface ClockedTenantOptions {
+  start: number;
+  incidents: number;
+  seed?: string;
+  /** How much of the clock each API request takes (none: requests are instant). */
+  msPerRequest?: number;
+}
+
+/**
+ * An emulated tenant on a stepped clock with its rate limits out of the way, and the project's client on
+ * it (more with `clientWith`, e.g. another key): a poller's walk over real HTTP, in no real time.
+ */
+export async function startClockedTenant(options: ClockedTenantOptions) {
+  const clock = steppedClock(options.start);
+  const emulator = await startCortexEmulator({
+    incidents: options.incidents,
+    now: clock.now,
+    rateLimits: UNLIMITED_RATE_LIMITS,
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+  });
+  const { msPerRequest } = options;
+  const clients: CortexClient[] = [];
+  const clientWith = (credentials: CortexCredentials = standardCredentials(emulator)) => {
+    const client = emulatorClient(emulator, {
+      credentials,
+      now: clock.now,
+      sleep: async () => {},
+      ...(msPerRequest === undefined ? {} : { observer: () => clock.advance(msPerRequest) }),
+    });
+    clients.push(client);
+    return client;
+  };
+  const client = clientWith();
+  return {
+    clock,
+    emulator,
+    client,
+    clientWith,
+    async close() {
+      for (const each of clients) await each.close();
+      await emulator.close();
+    },
+  };
+}
+export type ClockedTenant = Awaited<ReturnType<typeof startClockedTenant>>;

@@ -1,6 +1,7 @@
 // `ops status`: one screen (or one JSON object) saying whether the pipeline is healthy: the cursor and its
 // lag, the last poll, both queues, alarms in ALARM and the archive's newest version.
 import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { ARCHIVE_PREFIX } from "../../functions/shared/archive.ts";
 import { CURSOR_KEY, IncidentCursorStore } from "../../functions/shared/cursor.ts";
 import { isMissingObject } from "../../functions/shared/s3-errors.ts";
 import { type QueueDepth, queueDepth } from "../runner/aws-resources.ts";
@@ -104,7 +105,7 @@ async function newestArchived(target: OpsTarget): Promise<PipelineStatus["newest
 
 /** incidents/YYYY/MM/DD/ of the newest creation day, by walking the year, month and day levels. */
 async function newestDayPrefix(target: OpsTarget): Promise<string | undefined> {
-  let prefix = "incidents/";
+  let prefix = ARCHIVE_PREFIX;
   for (let level = 0; level < 3; level++) {
     const reply = await target.s3.send(
       new ListObjectsV2Command({ Bucket: target.bucket, Prefix: prefix, Delimiter: "/" }),

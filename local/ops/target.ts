@@ -20,7 +20,11 @@ import type {
 } from "../../functions/shared/cortex/api.ts";
 import { CortexClient } from "../../functions/shared/cortex/client.ts";
 import { parseCredentials } from "../../functions/shared/cortex/secret.ts";
-import type { NotifySeverity } from "../../functions/shared/cortex/vocabulary.ts";
+import {
+  CORTEX_PRODUCTS,
+  NOTIFY_SEVERITIES,
+  type NotifySeverity,
+} from "../../functions/shared/cortex/vocabulary.ts";
 import { localAwsClients } from "../aws-endpoint.ts";
 import { LOCAL_RESOURCE_NAMES } from "../runner/aws-resources.ts";
 import { DEFAULTS as RUNNER_DEFAULTS, tenantFromEnvironment } from "../runner/options.ts";
@@ -83,12 +87,12 @@ const stackOutputsSchema = z.looseObject({
 
 const settingsSchema = z.object({
   cortexApiUrl: z.string().min(1),
-  product: z.enum(["xdr", "xpanse"]),
+  product: z.enum(CORTEX_PRODUCTS),
   filters: z.array(z.object({ field: z.string(), operator: z.string(), value: z.unknown() })),
   alertsLimit: z.number().int().positive(),
   budgetPerMinute: z.number().positive(),
   maxConcurrency: z.number().int().positive(),
-  notifyMinSeverity: z.enum(["low", "medium", "high", "critical"]),
+  notifyMinSeverity: z.enum(NOTIFY_SEVERITIES),
 });
 
 /** A deployed stack when --stack is given or no AWS_ENDPOINT_URL is set; the local runner's resources otherwise. */

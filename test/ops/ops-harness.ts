@@ -47,6 +47,14 @@ export interface OpsHarness {
   close(): Promise<void>;
 }
 
+/** A harness whose first poll has run and whose queue the enricher has archived: a pipeline in steady state. */
+export async function startArchivedOpsHarness(incidents: number): Promise<OpsHarness> {
+  const harness = await startOpsHarness({ incidents });
+  await harness.poll();
+  await harness.enrichQueue();
+  return harness;
+}
+
 export async function startOpsHarness(
   options: { incidents?: number; seed?: number; lookbackMs?: number; live?: { intervalMs: number } } = {},
 ): Promise<OpsHarness> {

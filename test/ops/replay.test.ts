@@ -6,17 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archiveKey } from "../../functions/shared/archive.ts";
 import type { ReplayOutcome } from "../../local/ops/replay.ts";
 import { queueDepth } from "../../local/runner/aws-resources.ts";
-import { type OpsHarness, startOpsHarness } from "./ops-harness.ts";
+import { type OpsHarness, startArchivedOpsHarness } from "./ops-harness.ts";
 
 let h: OpsHarness;
 beforeAll(async () => {
-  h = await startOpsHarness({ incidents: 12 });
-  await h.poll();
-  await h.enrichQueue();
+  h = await startArchivedOpsHarness(12);
 });
-afterAll(async () => {
-  await h?.close();
-});
+afterAll(() => h?.close());
 
 const fetchTime = async (key: string) =>
   (await h.clients.s3.send(new HeadObjectCommand({ Bucket: h.resources.bucket, Key: key }))).Metadata?.[

@@ -18,17 +18,13 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ExitCode } from "../../local/ops/errors.ts";
 import type { PipelineStatus } from "../../local/ops/status.ts";
-import { type OpsHarness, startOpsHarness } from "./ops-harness.ts";
+import { type OpsHarness, startArchivedOpsHarness } from "./ops-harness.ts";
 
 let h: OpsHarness;
 beforeAll(async () => {
-  h = await startOpsHarness({ incidents: 12 });
-  await h.poll();
-  await h.enrichQueue();
+  h = await startArchivedOpsHarness(12);
 });
-afterAll(async () => {
-  await h?.close();
-});
+afterAll(() => h?.close());
 
 const cloudFormation = mockClient(CloudFormationClient);
 const cloudWatch = mockClient(CloudWatchClient);

@@ -2,17 +2,16 @@
 // versions late (HTTP on 127.0.0.1), the cursor and queue on the embedded AWS endpoint (fauxqs). One
 // injected clock drives emulator, client and poller, so ten minutes of polling take no real time.
 import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createPollerHandler, type PollerDependencies } from "../../functions/poller/create-handler.ts";
-import { CortexClient } from "../../functions/shared/cortex/client.ts";
+import { describe, expect, it } from "vitest";
+import type { PollerDependencies } from "../../functions/poller/create-handler.ts";
 import { CURSOR_KEY } from "../../functions/shared/cursor.ts";
 import { PollerMetric } from "../../functions/shared/metric-names.ts";
 import type { IncidentVersionMessage } from "../../functions/shared/queue-message.ts";
-import { type CortexEmulator, startCortexEmulator } from "../../local/emulator/index.ts";
-import { type AwsHarness, drainQueue, startAwsHarness } from "../support/aws.ts";
-import { lambdaContext } from "../support/lambda-context.ts";
+import { startClockedTenant } from "../../local/emulator/client.ts";
+import { drainQueue } from "../support/aws.ts";
 import { recordingMetrics } from "../support/powertools.ts";
 import { crashOnCursorWrite, InjectedCrash } from "./faults.ts";
+import { awsHarnessPerFile, pollerDependencies, runPoller } from "./fixtures.ts";
 
 const START = Date.UTC(2026, 11, 1, 9, 0, 0);
 const SECOND = 1_000;
@@ -21,17 +20,7 @@ const WINDOW = 5 * MINUTE;
 /** Polls start this often (the stack's default interval). */
 const POLL_EVERY = 20 * SECOND;
 
-let aws: AwsHarness;
-beforeAll(async () => {
-  aws = await startAwsHarness();
-});
-afterAll(async () => {
-  await aws?.close();
-});
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-});
+const aws = awsHarnessPerFile();
 
 interface Warning {
   message: string;
@@ -40,35 +29,14 @@ interface Warning {
 
 /** `msPerRequest`: how much of the injected clock each API request takes. */
 async function setup(backlog: number, msPerRequest = 100) {
-  let t = START;
-  const clock = {
-    now: () => t,
-    advance: (ms: number) => {
-      t += ms;
-    },
-  };
-  const emulator: CortexEmulator = await startCortexEmulator({
+  const tenant = await startClockedTenant({
+    start: START,
     seed: "late-window",
     incidents: backlog,
-    now: clock.now,
-    rateLimits: { tenant: { requests: 1_000_000, windowMs: 1_000 } },
+    msPerRequest,
   });
-  const client = new CortexClient({
-    baseUrl: emulator.url,
-    product: "xdr",
-    credentials: {
-      apiKey: emulator.keys.standard.key,
-      apiKeyId: emulator.keys.standard.id,
-      authType: "standard",
-    },
-    now: clock.now,
-    sleep: async () => {},
-    observer: () => clock.advance(msPerRequest),
-  });
-  cleanups.push(async () => {
-    await client.close();
-    await emulator.close();
-  });
+  aws.afterThisTest(() => tenant.close());
+  const { clock, emulator, client } = tenant;
   const pipeline = await aws.createPipeline();
   const recorded = recordingMetrics();
   const warnings: Warning[] = [];
@@ -77,21 +45,16 @@ async function setup(backlog: number, msPerRequest = 100) {
     error: () => {},
     warn: (message: string, details: Record<string, unknown> = {}) => warnings.push({ message, details }),
   } as unknown as PollerDependencies["logger"];
-  const deps: PollerDependencies = {
-    ...pipeline,
+  const deps = pollerDependencies(pipeline, {
     incidents: client,
-    filters: [],
-    firstRunLookbackMs: 24 * 60 * MINUTE,
     logger,
     metrics: recorded.metrics,
     now: clock.now,
-    deadlineMarginMs: 1_000,
-    sleep: async () => {},
     lateWindowMs: WINDOW,
-  };
+  });
   const messages: IncidentVersionMessage[] = [];
   const poll = async (budgetMs = 60 * SECOND, overrides: Partial<PollerDependencies> = {}) =>
-    createPollerHandler({ ...deps, ...overrides })({}, lambdaContext(clock.now, budgetMs));
+    runPoller({ ...deps, ...overrides }, budgetMs);
   /** Polls on the schedule until `at`, every `every` ms; `beforePoll` changes the tenant first. */
   const pollUntil = async (at: number, beforePoll: (tick: number) => void = () => {}, every = POLL_EVERY) => {
     for (let tick = 0; clock.now() < at; tick++) {

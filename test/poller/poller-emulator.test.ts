@@ -2,39 +2,24 @@
 // (HTTP on 127.0.0.1), and the real embedded AWS endpoint (fauxqs) for the cursor and the queue.
 // One injected clock drives emulator, client and poller; every API request costs msPerRequest of it.
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  createPollerHandler,
-  type PollerDependencies,
-  type PollRunSummary,
-} from "../../functions/poller/create-handler.ts";
+import { describe, expect, it } from "vitest";
+import type { PollerDependencies, PollRunSummary } from "../../functions/poller/create-handler.ts";
 import type { CortexCredentials } from "../../functions/shared/cortex/api.ts";
-import { CortexClient } from "../../functions/shared/cortex/client.ts";
+import type { CortexClient } from "../../functions/shared/cortex/client.ts";
 import { CortexApiError } from "../../functions/shared/cortex/errors.ts";
 import { IncidentCursorStore } from "../../functions/shared/cursor.ts";
 import { PollerMetric } from "../../functions/shared/metric-names.ts";
 import type { IncidentVersionMessage } from "../../functions/shared/queue-message.ts";
-import { type CortexEmulator, startCortexEmulator } from "../../local/emulator/index.ts";
-import { type AwsHarness, countVersions, drainQueue, startAwsHarness } from "../support/aws.ts";
-import { lambdaContext } from "../support/lambda-context.ts";
+import { startClockedTenant } from "../../local/emulator/client.ts";
+import type { CortexEmulator } from "../../local/emulator/index.ts";
+import { countVersions, drainQueue } from "../support/aws.ts";
 import { recordingMetrics, silentLogger } from "../support/powertools.ts";
 import { crashOnCursorWrite, InjectedCrash, rejectBatchEntries } from "./faults.ts";
+import { awsHarnessPerFile, pollerDependencies, runPoller } from "./fixtures.ts";
 
 const START = Date.UTC(2026, 10, 20, 12, 0, 0);
-const HOUR = 3_600_000;
 
-let aws: AwsHarness;
-beforeAll(async () => {
-  aws = await startAwsHarness();
-});
-afterAll(async () => {
-  await aws?.close();
-});
-
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-});
+const aws = awsHarnessPerFile();
 
 interface Setup {
   emulator: CortexEmulator;
@@ -52,55 +37,21 @@ interface Setup {
 }
 
 async function setup(options: { backlog?: number; msPerRequest?: number } = {}): Promise<Setup> {
-  let t = START;
-  const clock = {
-    now: () => t,
-    advance: (ms: number) => {
-      t += ms;
-    },
-  };
-  const emulator = await startCortexEmulator({
+  const tenant = await startClockedTenant({
+    start: START,
     incidents: options.backlog ?? 0,
-    now: clock.now,
-    // The emulator's rate limits are not under test here; the injected clock makes requests look instant.
-    rateLimits: { tenant: { requests: 1_000_000, windowMs: 1_000 } },
+    msPerRequest: options.msPerRequest ?? 1_000,
   });
-  const clients: CortexClient[] = [];
-  const clientWith = (credentials: CortexCredentials) => {
-    const client = new CortexClient({
-      baseUrl: emulator.url,
-      product: "xdr",
-      credentials,
-      now: clock.now,
-      sleep: async () => {},
-      observer: () => clock.advance(options.msPerRequest ?? 1_000),
-    });
-    clients.push(client);
-    return client;
-  };
-  const client = clientWith({
-    apiKey: emulator.keys.standard.key,
-    apiKeyId: emulator.keys.standard.id,
-    authType: "standard",
-  });
-  cleanups.push(async () => {
-    for (const c of clients) await c.close();
-    await emulator.close();
-  });
+  aws.afterThisTest(() => tenant.close());
+  const { clock, emulator, clientWith } = tenant;
   const pipeline = await aws.createPipeline();
-  const base: PollerDependencies = {
-    ...pipeline,
-    incidents: client,
-    filters: [],
-    firstRunLookbackMs: 24 * HOUR,
-    logger: silentLogger(),
+  const base = pollerDependencies(pipeline, {
+    incidents: tenant.client,
     metrics: recordingMetrics().metrics,
     now: clock.now,
-    deadlineMarginMs: 1_000,
-    sleep: async () => {},
-  };
+  });
   const run = (budgetMs = 15 * 60_000, overrides: Partial<PollerDependencies> = {}) =>
-    createPollerHandler({ ...base, ...overrides })({}, lambdaContext(clock.now, budgetMs));
+    runPoller({ ...base, ...overrides }, budgetMs);
   return {
     emulator,
     clock,

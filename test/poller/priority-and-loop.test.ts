@@ -3,22 +3,19 @@
 // several times within the schedule's minute. An in-memory tenant, the embedded AWS endpoint (fauxqs)
 // for the queues and the cursor, and an injected clock.
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createPollerHandler, type PollerDependencies } from "../../functions/poller/create-handler.ts";
 import { createPollLoop } from "../../functions/poller/poll-loop.ts";
 import { PollerMetric } from "../../functions/shared/metric-names.ts";
-import { type AwsHarness, drainQueue, startAwsHarness } from "../support/aws.ts";
+import { drainQueue } from "../support/aws.ts";
 import { lambdaContext } from "../support/lambda-context.ts";
 import { recordingMetrics, silentLogger } from "../support/powertools.ts";
+import { awsHarnessPerFile, HOUR, pollerDependencies } from "./fixtures.ts";
 import { InMemoryTenant } from "./in-memory-tenant.ts";
 
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);
 
-let aws: AwsHarness;
-beforeAll(async () => {
-  aws = await startAwsHarness();
-});
-afterAll(async () => aws?.close());
+const aws = awsHarnessPerFile();
 
 async function setup() {
   let clock = T0 + 60_000;
@@ -36,14 +33,8 @@ async function setup() {
   const priorityQueueUrl = priority.QueueUrl ?? "";
   const { metrics, published } = recordingMetrics();
   const deps: PollerDependencies = {
-    ...pipeline,
-    incidents: tenant,
-    filters: [],
-    firstRunLookbackMs: 3_600_000,
-    logger: silentLogger(),
-    metrics,
-    now,
-    sleep: async () => {},
+    ...pollerDependencies(pipeline, { incidents: tenant, firstRunLookbackMs: HOUR, metrics, now }),
+    deadlineMarginMs: undefined, // the handler's default margin, as in the Lambda
     priority: { queueUrl: priorityQueueUrl, minSeverity: "high" },
   };
   return {

@@ -1,28 +1,14 @@
 // What fauxqs delivers to an SQS subscriber is checked for real; how SNS itself treats MessageStructure
 // (fauxqs ignores it) is the reason the preview reads the email/sms parts of the structure.
-import { PublishCommand } from "@aws-sdk/client-sns";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type EmbeddedAwsEndpoint,
-  localAwsClients,
-  startEmbeddedAwsEndpoint,
-} from "../../local/aws-endpoint.ts";
-import { provisionLocalResources } from "../../local/runner/aws-resources.ts";
+import { describe, expect, it } from "vitest";
 import {
   formatNotification,
-  NotificationInbox,
   type NotificationPreview,
   renderNotification,
 } from "../../local/runner/notifications.ts";
+import { runnerTopicPerFile } from "./runner-topic.ts";
 
-let endpoint: EmbeddedAwsEndpoint;
-
-beforeAll(async () => {
-  endpoint = await startEmbeddedAwsEndpoint();
-});
-afterAll(async () => {
-  await endpoint.close();
-});
+const runnerTopic = runnerTopicPerFile();
 
 const structure = {
   default: JSON.stringify({ incident_id: "893", severity: "critical" }),
@@ -32,28 +18,15 @@ const structure = {
 
 describe("notification previews", () => {
   it("shows the email (subject and body) and the SMS line of a structured publish, as fauxqs delivers it", async () => {
-    const clients = localAwsClients(endpoint.url);
-    const resources = await provisionLocalResources({
-      ...clients,
-      visibilityTimeoutSeconds: 30,
-      maxReceiveCount: 5,
+    const { publish, inbox, seen } = await runnerTopic();
+    await publish({
+      Message: JSON.stringify(structure),
+      Subject: "[critical] Cortex incident 893: Ransomware on host-1",
+      MessageAttributes: {
+        severity: { DataType: "String", StringValue: "critical" },
+        alert_count: { DataType: "Number", StringValue: "3" },
+      },
     });
-    await clients.sns.send(
-      new PublishCommand({
-        TopicArn: resources.topicArn,
-        MessageStructure: "json",
-        Message: JSON.stringify(structure),
-        Subject: "[critical] Cortex incident 893: Ransomware on host-1",
-        MessageAttributes: {
-          severity: { DataType: "String", StringValue: "critical" },
-          alert_count: { DataType: "Number", StringValue: "3" },
-        },
-      }),
-    );
-    const seen: NotificationPreview[] = [];
-    const inbox = new NotificationInbox(clients.sqs, resources.notificationInboxUrl, (preview) =>
-      seen.push(preview),
-    );
     expect(await inbox.drain()).toBe(1);
     expect(await inbox.drain()).toBe(0);
 

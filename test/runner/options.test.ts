@@ -19,6 +19,38 @@ function parseError(argv: string[], env: Record<string, string> = {}): RunnerOpt
   throw new Error("expected a RunnerOptionsError");
 }
 
+/** Every flag taking a number, and every other flag: the runner's whole command line, written once here. */
+const NUMERIC_FLAGS = [
+  "--poll-interval",
+  "--batch-size",
+  "--batching-window",
+  "--max-concurrency",
+  "--function-timeout",
+  "--visibility-timeout",
+  "--max-receive-count",
+  "--budget-per-minute",
+  "--batch-budget-per-minute",
+  "--alerts-limit",
+  "--lookback-minutes",
+  "--late-window",
+  "--seed",
+  "--incidents",
+  "--live-interval",
+  "--late-listing",
+];
+const OTHER_FLAGS = [
+  "--once",
+  "--summary-json",
+  "--out",
+  "--events-out",
+  "--mode",
+  "--notify-min-severity",
+  "--filters",
+  "--product",
+  "--log-level",
+  "--help",
+];
+
 describe("parseRunnerOptions", () => {
   it("runs the emulator and the embedded endpoint with the documented defaults when given nothing", () => {
     const options = parseRunnerOptions([], {});
@@ -163,21 +195,7 @@ describe("parseRunnerOptions", () => {
   });
 
   it("names the flag for a negative number, for every numeric flag, rather than Node's 'ambiguous'", () => {
-    const numericFlags = [
-      "--poll-interval",
-      "--batch-size",
-      "--max-concurrency",
-      "--function-timeout",
-      "--visibility-timeout",
-      "--max-receive-count",
-      "--budget-per-minute",
-      "--alerts-limit",
-      "--lookback-minutes",
-      "--seed",
-      "--incidents",
-      "--live-interval",
-    ];
-    for (const flag of numericFlags) {
+    for (const flag of NUMERIC_FLAGS) {
       for (const value of ["-1", "-0.5"]) {
         const message = parseError([flag, value]).message;
         expect(message, `${flag} ${value}`).toContain(flag);
@@ -237,31 +255,7 @@ describe("parseRunnerOptions", () => {
 
   it("documents every flag and environment variable in --help", () => {
     const help = helpText();
-    const flags = [
-      "--once",
-      "--summary-json",
-      "--out",
-      "--poll-interval",
-      "--batch-size",
-      "--max-concurrency",
-      "--function-timeout",
-      "--visibility-timeout",
-      "--max-receive-count",
-      "--budget-per-minute",
-      "--alerts-limit",
-      "--notify-min-severity",
-      "--lookback-minutes",
-      "--filters",
-      "--product",
-      "--log-level",
-      "--seed",
-      "--incidents",
-      "--live-interval",
-      "--late-listing",
-      "--late-window",
-      "--help",
-    ];
-    for (const flag of flags) {
+    for (const flag of [...NUMERIC_FLAGS, ...OTHER_FLAGS]) {
       expect(help).toContain(flag);
     }
     for (const variable of [

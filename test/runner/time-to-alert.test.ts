@@ -1,58 +1,36 @@
 // `npm start` shows each notification's time to alert (the envelope's publish Timestamp minus the
 // first_seen_at the enricher puts in `default`) in its event lines, and p50/p95/max in the summary.
 // The envelope is the one fauxqs really delivers to the runner's subscriber queue.
-import { PublishCommand } from "@aws-sdk/client-sns";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type EmbeddedAwsEndpoint,
-  localAwsClients,
-  startEmbeddedAwsEndpoint,
-} from "../../local/aws-endpoint.ts";
-import { provisionLocalResources } from "../../local/runner/aws-resources.ts";
+import { describe, expect, it } from "vitest";
 import {
   formatNotification,
-  NotificationInbox,
   type NotificationPreview,
   renderNotification,
 } from "../../local/runner/notifications.ts";
 import { buildSummary, formatSummary, percentile, timeToAlertStats } from "../../local/runner/summary.ts";
+import { runnerTopicPerFile } from "./runner-topic.ts";
 
-let endpoint: EmbeddedAwsEndpoint;
-beforeAll(async () => {
-  endpoint = await startEmbeddedAwsEndpoint();
-});
-afterAll(async () => endpoint?.close());
+const runnerTopic = runnerTopicPerFile();
 
 describe("time to alert in the local runner", () => {
   it("reads each notification's time to alert from what the topic delivers", async () => {
-    const clients = localAwsClients(endpoint.url);
-    const resources = await provisionLocalResources({
-      ...clients,
-      names: {
-        bucket: "tta-bucket",
-        queue: "tta-queue",
-        deadLetterQueue: "tta-dlq",
-        topic: "tta-topic",
-        notificationInbox: "tta-inbox",
-      },
-      visibilityTimeoutSeconds: 30,
-      maxReceiveCount: 5,
+    const { publish, inbox, seen, resources } = await runnerTopic({
+      bucket: "tta-bucket",
+      queue: "tta-queue",
+      deadLetterQueue: "tta-dlq",
+      topic: "tta-topic",
+      notificationInbox: "tta-inbox",
     });
     const firstSeenAt = Date.now() - 12_000;
-    await clients.sns.send(
-      new PublishCommand({
-        TopicArn: resources.topicArn,
-        MessageStructure: "json",
-        Message: JSON.stringify({
-          default: JSON.stringify({ incident_id: "9", first_seen_at: firstSeenAt }),
-          email: "body",
-          sms: "CRITICAL Cortex incident 9",
-        }),
-        Subject: "Cortex incident 9 [CRITICAL]",
+    await publish({
+      Message: JSON.stringify({
+        default: JSON.stringify({ incident_id: "9", first_seen_at: firstSeenAt }),
+        email: "body",
+        sms: "CRITICAL Cortex incident 9",
       }),
-    );
-    const seen: NotificationPreview[] = [];
-    await new NotificationInbox(clients.sqs, resources.notificationInboxUrl, (p) => seen.push(p)).drain();
+      Subject: "Cortex incident 9 [CRITICAL]",
+    });
+    await inbox.drain();
 
     const tta = seen[0]?.timeToAlertMs ?? -1;
     expect(tta).toBeGreaterThanOrEqual(12_000);
