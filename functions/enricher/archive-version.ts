@@ -9,7 +9,11 @@ import { archivedFacts } from "../shared/change-events.ts";
 import type { ExtraDataResult, IncidentSummary } from "../shared/cortex/api.ts";
 import type { ExtraDataEndpoint } from "../shared/cortex/paths.ts";
 import { isRecord } from "../shared/cortex/schemas.ts";
-import { type IncidentStateRecord, updateIncidentState } from "../shared/incident-state.ts";
+import {
+  type IncidentStateRecord,
+  type StoredIncidentState,
+  updateIncidentState,
+} from "../shared/incident-state.ts";
 import { EnricherMetric } from "../shared/metric-names.ts";
 import { digestIncident, type IncidentDigest } from "../shared/notification.ts";
 import type { IncidentVersionMessage } from "../shared/queue-message.ts";
@@ -148,7 +152,8 @@ async function recordAndClaim(
   message: IncidentVersionMessage,
   fetched: FetchedVersion,
   identity: ArchivedIdentity,
-): Promise<NotificationPlan> {
+  known: StoredIncidentState | null | undefined,
+): Promise<{ plan: NotificationPlan; stored: StoredIncidentState | undefined }> {
   const covers = Math.max(identity.modificationTime, message.modification_time);
   const archived = {
     modification_time: covers,
@@ -159,9 +164,7 @@ async function recordAndClaim(
   const entry = fetched.alertsComplete ? archived : { ...archived, complete: false };
   const claimId = randomUUID();
   const { bucket } = context;
-  let previous: IncidentStateRecord["archived"];
-  const { result: plan } = await updateIncidentState(context.s3, bucket, message.incident_id, (current) => {
-    previous = current.archived;
+  const update = (current: IncidentStateRecord) => {
     const decided = planNotification(current.notified, {
       digest: identity.digest,
       archive: { bucket, key: identity.key },
@@ -177,24 +180,30 @@ async function recordAndClaim(
       archived: mergeArchived(current.archived, entry),
       notified: decided.notified,
     };
-    return { record, result: decided.plan };
-  });
+    // What was archived before is the merge's result too: the change event compares against it.
+    return { record, result: { plan: decided.plan, previous: current.archived } };
+  };
+  const written = await updateIncidentState(context.s3, bucket, message.incident_id, update, { known });
   const { alertsReturned } = fetched.result;
   context.changeEvents?.announce({
     digest: identity.digest,
-    previous,
+    previous: written.result.previous,
     alertsReturned,
     alertsComplete: fetched.alertsComplete,
     archive: { bucket, key: identity.key },
   });
-  return plan;
+  return { plan: written.result.plan, stored: written.stored };
 }
 
-/** Archive, record, claim and publish one fetched version. */
+/**
+ * Archive, record, claim and publish one fetched version. `known` is the incident's state as last read
+ * (null: none; undefined: not read), so the record step can write without reading it again.
+ */
 export async function archiveFetchedVersion(
   context: EnrichmentContext,
   message: IncidentVersionMessage,
   fetched: FetchedVersion,
+  known?: StoredIncidentState | null,
 ): Promise<ArchivedOutcome> {
   const identity = identify(context, message, fetched.result);
   const { digest } = identity;
@@ -212,7 +221,7 @@ export async function archiveFetchedVersion(
       },
     );
   }
-  const plan = await recordAndClaim(context, message, fetched, identity);
+  const { plan, stored } = await recordAndClaim(context, message, fetched, identity, known);
   if (plan.kind === "claimed_elsewhere") {
     context.logger.info(
       "Not notifying: another instance has claimed this notification and is publishing it",
@@ -223,7 +232,7 @@ export async function archiveFetchedVersion(
       },
     );
   }
-  if (plan.kind === "publish") await publishClaim(context, message.incident_id, plan);
+  if (plan.kind === "publish") await publishClaim(context, message.incident_id, plan, stored);
   const { result } = fetched;
   const outcome: ArchivedOutcome = {
     kind: "archived",

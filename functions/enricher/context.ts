@@ -1,5 +1,5 @@
 // What every step of the enricher works with: the clients, the settings and the invocation's clock.
-// Built once per invocation (handler) and narrowed per message only by its logger.
+// Built once per invocation (invocation.ts) and narrowed per message only by its logger.
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -33,9 +33,4 @@ export interface EnrichmentContext {
   servedByPriorityLane?: ReadonlySet<string> | undefined;
   /** Collects each newly archived version's change event; the handler sends them (none: no events). */
   changeEvents?: ChangeEventPublisher | undefined;
-}
-
-/** The same context with a logger of its own (one per message: every line carries the incident id). */
-export function withLogger(context: EnrichmentContext, logger: Logger): EnrichmentContext {
-  return { ...context, logger };
 }

@@ -9,6 +9,7 @@ import { quarantineReply } from "../shared/archive.ts";
 import type { BatchExtraDataSource, ExtraDataResult } from "../shared/cortex/api.ts";
 import { isCortexError } from "../shared/cortex/errors.ts";
 import { elementIncidentId } from "../shared/cortex/schemas.ts";
+import type { StoredIncidentState } from "../shared/incident-state.ts";
 import { mapLimit } from "../shared/map-limit.ts";
 import { EnricherMetric } from "../shared/metric-names.ts";
 import type { ApiBudgetPacer } from "../shared/pacing.ts";
@@ -19,8 +20,8 @@ import { retriesPaced } from "./enrich-incident.ts";
 
 /** The batch endpoint takes at most this many ids (its `search_to`). */
 export const BATCH_MAX_INCIDENTS = 100;
-/** A batch's incidents archived (and their state read) this many at a time: each is three or four S3 round trips. */
-export const S3_CONCURRENCY = 8;
+/** A batch's incidents archived (and their state read) this many at a time: each is two or three S3 round trips. */
+export const S3_CONCURRENCY = 16;
 
 export interface BatchEnrichmentContext extends EnrichmentContext {
   batchExtraData: BatchExtraDataSource;
@@ -93,10 +94,16 @@ async function quarantineUnidentified(
   });
 }
 
+/** One incident asked for: its queued version and its state as last read (null: none; absent: not read). */
+export interface BatchItem {
+  message: IncidentVersionMessage;
+  state?: StoredIncidentState | null | undefined;
+}
+
 /** Archives one element; its failure is its own (the message comes back), never the batch's. */
 async function archiveElement(
   context: BatchEnrichmentContext,
-  message: IncidentVersionMessage,
+  { message, state }: BatchItem,
   result: ExtraDataResult,
   complete: boolean,
   fetchTime: number,
@@ -111,19 +118,33 @@ async function archiveElement(
       fetchTime,
       alertsComplete: complete,
     } as const;
-    return { kind: "archived", outcome: await archiveFetchedVersion(element, message, fetched) };
+    return { kind: "archived", outcome: await archiveFetchedVersion(element, message, fetched, state) };
   } catch (error) {
     logger.error("Could not archive this batch element; its message will be retried", { error });
     return { kind: "failed", error };
   }
 }
 
-/** One batch call for `messages` (one per incident, at most 100) with a batch slot already held. */
+/** Incidents the single call must complete (cut or absent) first: their single calls can start sooner. */
+function needsSingleFirst(
+  items: readonly BatchItem[],
+  matched: ReadonlyMap<string, ExtraDataResult>,
+  needsSingle: (result: ExtraDataResult | undefined) => boolean,
+): BatchItem[] {
+  const first = items.filter((item) => needsSingle(matched.get(item.message.incident_id)));
+  return [...first, ...items.filter((item) => !first.includes(item))];
+}
+
+/**
+ * One batch call for `items` (one per incident, at most 100) with a batch slot already held. `settled` is
+ * told of each incident as soon as it is settled (those that need the single call first).
+ */
 export async function enrichBatch(
   context: BatchEnrichmentContext,
-  messages: readonly IncidentVersionMessage[],
+  items: readonly BatchItem[],
+  settled?: (incidentId: string, outcome: BatchIncidentOutcome) => void,
 ): Promise<BatchOutcome> {
-  const ids = messages.map((message) => message.incident_id);
+  const ids = items.map((item) => item.message.incident_id);
   const fetchTime = context.now();
   context.metrics.addMetric(EnricherMetric.BatchExtraDataCalls, MetricUnit.Count, 1);
   let reply: Awaited<ReturnType<BatchExtraDataSource["getMultipleIncidentsExtraData"]>>;
@@ -140,17 +161,25 @@ export async function enrichBatch(
   }
   await quarantineUnidentified(context, reply.unidentified, fetchTime);
   const matched = matchElements(context, new Set(ids), reply.elements);
-  const settle = async (message: IncidentVersionMessage): Promise<BatchIncidentOutcome> => {
-    const result = matched.get(message.incident_id);
+  const complete = (result: ExtraDataResult) =>
+    alertsComplete(result, context.alertsLimit, reply.alertsLimitPerIncident);
+  const settle = async (item: BatchItem): Promise<BatchIncidentOutcome> => {
+    const result = matched.get(item.message.incident_id);
     if (result === undefined) {
       context.metrics.addMetric(EnricherMetric.BatchAbsent, MetricUnit.Count, 1);
       return { kind: "needs_single", why: "absent" };
     }
-    const complete = alertsComplete(result, context.alertsLimit, reply.alertsLimitPerIncident);
-    const archived = await archiveElement(context, message, result, complete, fetchTime);
-    return archived.kind === "archived" && !complete ? { kind: "needs_single", why: "alerts_cut" } : archived;
+    const archived = await archiveElement(context, item, result, complete(result), fetchTime);
+    return archived.kind === "archived" && !complete(result)
+      ? { kind: "needs_single", why: "alerts_cut" }
+      : archived;
   };
-  const settled = await mapLimit(messages, S3_CONCURRENCY, settle);
-  const incidents = new Map(messages.map((message, index) => [message.incident_id, settled[index]]));
+  const ordered = needsSingleFirst(items, matched, (result) => result === undefined || !complete(result));
+  const outcomes = await mapLimit(ordered, S3_CONCURRENCY, async (item) => {
+    const outcome = await settle(item);
+    settled?.(item.message.incident_id, outcome);
+    return outcome;
+  });
+  const incidents = new Map(ordered.map((item, index) => [item.message.incident_id, outcomes[index]]));
   return { kind: "served", incidents };
 }

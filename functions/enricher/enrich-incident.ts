@@ -8,6 +8,7 @@ import { type CortexApiError, isCortexError } from "../shared/cortex/errors.ts";
 import {
   type IncidentStateRecord,
   readIncidentState,
+  type StoredIncidentState,
   updateIncidentState,
 } from "../shared/incident-state.ts";
 import { EnricherMetric } from "../shared/metric-names.ts";
@@ -85,34 +86,48 @@ async function keepUnparseableReply(
 async function recoverExpiredClaim(
   context: EnrichmentContext,
   incidentId: string,
-  state: IncidentStateRecord | undefined,
+  stored: StoredIncidentState | null,
 ): Promise<boolean> {
   const claim = { now: context.now(), claimId: randomUUID(), expiresAt: claimExpiry(context) };
   // Read-only check first: a coalesced message costs no write unless there is something to recover.
-  if (planTakeOver(state?.notified, claim).plan.kind !== "publish") return false;
-  const { result: plan } = await updateIncidentState(context.s3, context.bucket, incidentId, (current) => {
+  if (planTakeOver(stored?.record.notified, claim).plan.kind !== "publish") return false;
+  const update = (current: IncidentStateRecord) => {
     const decided = planTakeOver(current.notified, { ...claim, now: context.now() });
     return { record: { ...current, notified: decided.notified }, result: decided.plan };
+  };
+  const claimed = await updateIncidentState(context.s3, context.bucket, incidentId, update, {
+    known: stored,
   });
-  if (plan.kind !== "publish") return false;
-  await publishClaim(context, incidentId, plan);
+  if (claimed.result.kind !== "publish") return false;
+  await publishClaim(context, incidentId, claimed.result, claimed.stored);
   return true;
 }
 
-/** Skips a version the archive (or a not-found answer) already covers, recovering an expired claim. */
+/** The incident's state as stored now (null: none yet). */
+export async function readState(
+  context: EnrichmentContext,
+  incidentId: string,
+): Promise<StoredIncidentState | null> {
+  return (await readIncidentState(context.s3, context.bucket, incidentId)) ?? null;
+}
+
+/**
+ * Skips a version the archive (or a not-found answer) already covers, recovering an expired claim.
+ * `stored` is the state as just read (null: none).
+ */
 export async function coalesceIfCovered(
   context: EnrichmentContext,
   message: IncidentVersionMessage,
+  stored: StoredIncidentState | null,
 ): Promise<EnrichOutcome | undefined> {
-  const state = (await readIncidentState(context.s3, context.bucket, message.incident_id))?.record;
-  const covered = coveredThrough(state);
+  const covered = coveredThrough(stored?.record);
   if (covered < message.modification_time) return undefined;
   context.metrics.addMetric(EnricherMetric.Coalesced, MetricUnit.Count, 1);
   context.logger.info("Skipped: the archive already covers this version", {
     modification_time: message.modification_time,
     covered_through: covered,
   });
-  const notified = await recoverExpiredClaim(context, message.incident_id, state);
+  const notified = await recoverExpiredClaim(context, message.incident_id, stored);
   return { kind: "coalesced", coveredThrough: covered, notified };
 }
 
@@ -201,23 +216,26 @@ export async function enrichIncidentVersion(
   context: EnrichmentContext,
   message: IncidentVersionMessage,
 ): Promise<EnrichOutcome> {
-  const coalesced = await coalesceIfCovered(context, message);
+  let stored = await readState(context, message.incident_id);
+  const coalesced = await coalesceIfCovered(context, message, stored);
   if (coalesced !== undefined) return coalesced;
 
   if (!(await context.pacer.acquireSlot(context.deadline))) return { kind: "deferred" };
   // The priority lane may have served this very incident while we waited for the slot.
   if (context.servedByPriorityLane?.has(message.incident_id)) {
-    const servedAhead = await coalesceIfCovered(context, message);
+    stored = await readState(context, message.incident_id);
+    const servedAhead = await coalesceIfCovered(context, message, stored);
     if (servedAhead !== undefined) return servedAhead;
   }
 
   const fetchTime = context.now();
   const fetched = await fetchSingle(context, message, fetchTime);
   if ("kind" in fetched) return fetched;
-  return archiveFetchedVersion(context, message, {
+  const version = {
     result: fetched,
     source: "get_incident_extra_data",
     fetchTime,
     alertsComplete: true,
-  });
+  } as const;
+  return archiveFetchedVersion(context, message, version, stored);
 }

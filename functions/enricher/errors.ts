@@ -14,27 +14,8 @@ export class InvalidQueueMessageError extends Error {
   }
 }
 
+/** Why an invocation started no more records: the rest come back (see ledger.ts for how). */
 export type NotStartedReason = "deadline" | "throttled" | "access_problem";
-
-const NEXT_STEP: Record<NotStartedReason, string> = {
-  deadline: "the invocation is close to its timeout; the message comes back after its visibility timeout",
-  throttled:
-    "the Cortex API throttled this batch; the message comes back after a backoff that grows with its receive count",
-  access_problem:
-    "the Cortex API rejected the credentials or the path for this batch; the message comes back and lands in the dead-letter queue unless the problem is fixed",
-};
-
-/** Not started at all (never half-processed): it will be delivered again. */
-export class MessageNotStartedError extends Error {
-  readonly messageId: string;
-  readonly reason: NotStartedReason;
-  constructor(messageId: string, reason: NotStartedReason) {
-    super(`Queue message ${messageId} was not started: ${NEXT_STEP[reason]}.`);
-    this.name = "MessageNotStartedError";
-    this.messageId = messageId;
-    this.reason = reason;
-  }
-}
 
 /** The function's configuration (environment) is invalid: nothing runs until the stack is fixed. */
 export class EnricherConfigurationError extends Error {

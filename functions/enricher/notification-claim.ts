@@ -8,7 +8,11 @@ import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { type NotifySeverity, severityRank } from "../shared/cortex/vocabulary.ts";
-import { type IncidentStateRecord, updateIncidentState } from "../shared/incident-state.ts";
+import {
+  type IncidentStateRecord,
+  type StoredIncidentState,
+  updateIncidentState,
+} from "../shared/incident-state.ts";
 import { EnricherMetric } from "../shared/metric-names.ts";
 import {
   type ArchiveLocation,
@@ -179,13 +183,15 @@ export interface NotificationClaimContext {
 }
 
 /**
- * Publishes a claim this instance holds, then marks it done with a second conditional write. A crash in
- * between leaves the claim pending: it expires and is published again (a repeat rather than a loss).
+ * Publishes a claim this instance holds, then marks it done with a second conditional write (starting
+ * from `known`, the record the claim wrote, when given). A crash in between leaves the claim pending: it
+ * expires and is published again (a repeat rather than a loss).
  */
 export async function publishClaim(
   context: NotificationClaimContext,
   incidentId: string,
   plan: Extract<NotificationPlan, { kind: "publish" }>,
+  known?: StoredIncidentState,
 ): Promise<void> {
   const { claim } = plan;
   const messageId = await publishIncidentNotification(context.sns, {
@@ -213,8 +219,9 @@ export async function publishClaim(
     sns_message_id: messageId,
     time_to_alert_ms: timeToAlertMs,
   });
-  await updateIncidentState(context.s3, context.bucket, incidentId, (current) => ({
+  const complete = (current: IncidentStateRecord) => ({
     record: { ...current, notified: completeClaim(current.notified, claim, publishedAt) },
     result: undefined,
-  }));
+  });
+  await updateIncidentState(context.s3, context.bucket, incidentId, complete, { known });
 }

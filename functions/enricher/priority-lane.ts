@@ -44,11 +44,58 @@ function parseHint(body: string | undefined): IncidentVersionMessage | undefined
 }
 
 export function createPriorityLane(options: PriorityLaneOptions): PriorityLane {
-  const { sqs, queueUrl, logger, metrics } = options;
-  /** Hints folded into a newer one of the same incident, deleted with it. */
-  const folded = new Map<string, string[]>();
+  return new SqsPriorityLane(options);
+}
 
-  async function deleteHandles(handles: readonly string[]): Promise<void> {
+class SqsPriorityLane implements PriorityLane {
+  readonly #options: PriorityLaneOptions;
+  /** Hints folded into a newer one of the same incident, deleted with it. */
+  readonly #folded = new Map<string, string[]>();
+
+  constructor(options: PriorityLaneOptions) {
+    this.#options = options;
+  }
+
+  async take(max: number): Promise<PriorityHint[]> {
+    const { logger, metrics } = this.#options;
+    const taken: PriorityHint[] = [];
+    try {
+      for (let receives = 0; receives < MAX_RECEIVES_PER_TAKE && taken.length < max; receives++) {
+        const { hints, invalid } = await this.#receive(max - taken.length);
+        if (invalid.length > 0) await this.#dropInvalid(invalid);
+        if (hints.length === 0 && invalid.length === 0) break;
+        taken.push(...hints);
+      }
+    } catch (error) {
+      // The ordinary lane carries on; the hints stay on the queue for the next slot.
+      metrics.addMetric(EnricherMetric.PriorityReceiveFailures, MetricUnit.Count, 1);
+      logger.warn("Could not read the priority queue; serving the ordinary lane", { error });
+    }
+    const hints = this.#fold(taken);
+    if (hints.length > 0)
+      metrics.addMetric(EnricherMetric.PriorityHintsTaken, MetricUnit.Count, hints.length);
+    return hints;
+  }
+
+  async done(hints: readonly PriorityHint[]): Promise<void> {
+    const handles = hints.flatMap((hint) => {
+      const extra = this.#folded.get(hint.receiptHandle) ?? [];
+      this.#folded.delete(hint.receiptHandle);
+      return [hint.receiptHandle, ...extra];
+    });
+    await this.#deleteHandles(handles);
+  }
+
+  async #dropInvalid(handles: readonly string[]): Promise<void> {
+    this.#options.metrics.addMetric(EnricherMetric.PriorityHintsInvalid, MetricUnit.Count, handles.length);
+    this.#options.logger.warn("Deleted unreadable priority hints; their ordinary copies are still queued", {
+      count: handles.length,
+    });
+    await this.#deleteHandles(handles);
+  }
+
+  async #deleteHandles(handles: readonly string[]): Promise<void> {
+    const { sqs, queueUrl, logger } = this.#options;
     for (let start = 0; start < handles.length; start += SQS_MAX_MESSAGES) {
       const entries = handles
         .slice(start, start + SQS_MAX_MESSAGES)
@@ -66,7 +113,8 @@ export function createPriorityLane(options: PriorityLaneOptions): PriorityLane {
     }
   }
 
-  async function receive(max: number): Promise<{ hints: PriorityHint[]; invalid: string[] }> {
+  async #receive(max: number): Promise<{ hints: PriorityHint[]; invalid: string[] }> {
+    const { sqs, queueUrl } = this.#options;
     const reply = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
@@ -78,73 +126,34 @@ export function createPriorityLane(options: PriorityLaneOptions): PriorityLane {
     const invalid: string[] = [];
     for (const received of reply.Messages ?? []) {
       const message = parseHint(received.Body);
-      if (message === undefined) invalid.push(received.ReceiptHandle ?? "");
-      else
-        hints.push({
-          message,
-          receiptHandle: received.ReceiptHandle ?? "",
-          messageId: received.MessageId ?? "",
-        });
+      const receiptHandle = received.ReceiptHandle ?? "";
+      if (message === undefined) invalid.push(receiptHandle);
+      else hints.push({ message, receiptHandle, messageId: received.MessageId ?? "" });
     }
     return { hints, invalid };
   }
 
   /** One hint per incident: the newest version wins, the others are deleted with it. */
-  function fold(hints: readonly PriorityHint[]): PriorityHint[] {
+  #fold(hints: readonly PriorityHint[]): PriorityHint[] {
     const newest = new Map<string, PriorityHint>();
     for (const hint of hints) {
       const id = hint.message.incident_id;
       const kept = newest.get(id);
-      if (kept === undefined) newest.set(id, hint);
-      else {
-        const [winner, loser] =
-          hint.message.modification_time > kept.message.modification_time ? [hint, kept] : [kept, hint];
-        newest.set(id, winner);
-        folded.set(winner.receiptHandle, [
-          ...(folded.get(winner.receiptHandle) ?? []),
-          loser.receiptHandle,
-          ...(folded.get(loser.receiptHandle) ?? []),
-        ]);
+      if (kept === undefined) {
+        newest.set(id, hint);
+        continue;
       }
+      const [winner, loser] =
+        hint.message.modification_time > kept.message.modification_time ? [hint, kept] : [kept, hint];
+      newest.set(id, winner);
+      this.#folded.set(winner.receiptHandle, [
+        ...(this.#folded.get(winner.receiptHandle) ?? []),
+        loser.receiptHandle,
+        ...(this.#folded.get(loser.receiptHandle) ?? []),
+      ]);
     }
     return [...newest.values()];
   }
-
-  return {
-    async take(max) {
-      const taken: PriorityHint[] = [];
-      try {
-        for (let receives = 0; receives < MAX_RECEIVES_PER_TAKE && taken.length < max; receives++) {
-          const { hints, invalid } = await receive(max - taken.length);
-          if (invalid.length > 0) {
-            metrics.addMetric(EnricherMetric.PriorityHintsInvalid, MetricUnit.Count, invalid.length);
-            logger.warn("Deleted unreadable priority hints; their ordinary copies are still queued", {
-              count: invalid.length,
-            });
-            await deleteHandles(invalid);
-          }
-          if (hints.length === 0 && invalid.length === 0) break;
-          taken.push(...hints);
-        }
-      } catch (error) {
-        // The ordinary lane carries on; the hints stay on the queue for the next slot.
-        metrics.addMetric(EnricherMetric.PriorityReceiveFailures, MetricUnit.Count, 1);
-        logger.warn("Could not read the priority queue; serving the ordinary lane", { error });
-      }
-      const hints = fold(taken);
-      if (hints.length > 0)
-        metrics.addMetric(EnricherMetric.PriorityHintsTaken, MetricUnit.Count, hints.length);
-      return hints;
-    },
-    async done(hints) {
-      const handles = hints.flatMap((hint) => {
-        const extra = folded.get(hint.receiptHandle) ?? [];
-        folded.delete(hint.receiptHandle);
-        return [hint.receiptHandle, ...extra];
-      });
-      await deleteHandles(handles);
-    },
-  };
 }
 
 /** Serves one hint with a slot already held; throws only what must stop the batch (a throttle). */
@@ -168,6 +177,7 @@ function heldSlot(inner: ApiBudgetPacer): ApiBudgetPacer & { readonly used: bool
     },
     holdExtraSlots: (count) => inner.holdExtraSlots(count),
     waitOutSlot: (deadline) => inner.waitOutSlot(deadline),
+    holdSlotFrom: (at) => inner.holdSlotFrom(at),
   };
 }
 
@@ -204,5 +214,6 @@ export function priorityFirst(
     },
     holdExtraSlots: (count) => inner.holdExtraSlots(count),
     waitOutSlot: (deadline) => inner.waitOutSlot(deadline),
+    holdSlotFrom: (at) => inner.holdSlotFrom(at),
   };
 }

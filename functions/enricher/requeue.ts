@@ -2,7 +2,8 @@
 // messages (their receive count starts again) and the originals are acknowledged: with 100 messages an
 // invocation, a tenant served by single calls would otherwise push unstarted messages towards the DLQ's
 // receive count without ever having tried them. A message that cannot be re-sent stays failed (it comes
-// back as it is), so nothing is lost either way; a duplicate, if any, is skipped as covered.
+// back as it is), so nothing is lost either way; a duplicate, if any, is skipped as covered. The same
+// hand-back spreads a short batch's single calls over the other instances (invocation.ts).
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
@@ -22,6 +23,7 @@ const SQS_BATCH = 10;
 export async function requeueUnstarted(
   target: RequeueTarget,
   records: readonly SQSRecord[],
+  why = "not started before the deadline",
 ): Promise<Set<string>> {
   const queued = new Set<string>();
   for (let start = 0; start < records.length; start += SQS_BATCH) {
@@ -52,9 +54,7 @@ export async function requeueUnstarted(
   }
   if (queued.size > 0) {
     target.metrics.addMetric(EnricherMetric.Requeued, MetricUnit.Count, queued.size);
-    target.logger.info("Handed messages not started before the deadline back to the queue", {
-      count: queued.size,
-    });
+    target.logger.info(`Handed messages ${why} back to the queue`, { count: queued.size });
   }
   return queued;
 }

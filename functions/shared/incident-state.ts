@@ -76,6 +76,11 @@ export interface IncidentStateOptions {
   maxAttempts?: number;
 }
 
+export interface IncidentStateUpdate {
+  /** The record as last read or written (null: none yet): the first attempt need not read it again. */
+  known?: StoredIncidentState | null | undefined;
+}
+
 function incidentStateStore(s3: S3Client, bucket: string, options: IncidentStateOptions = {}) {
   return new S3JsonStore<IncidentStateRecord>({
     s3,
@@ -99,22 +104,25 @@ export async function readIncidentState(
 
 /**
  * Applies `merge` to the current record (an empty one if none) and writes it conditionally; on a
- * conflict, re-reads and re-applies, so `merge` must be pure. Returns the record written and the
- * merge's result (for example the notification plan decided on the record that was actually written).
+ * conflict, re-reads and re-applies, so `merge` must be pure. Returns the record written, the merge's
+ * result (for example the notification plan decided on the record that was actually written) and, when
+ * the endpoint gave its ETag, the record as stored, for the next update to start from.
  */
 export async function updateIncidentState<R = undefined>(
   s3: S3Client,
   bucket: string,
   incidentId: string,
   merge: (current: IncidentStateRecord) => IncidentStateMerge<R>,
-  options: IncidentStateOptions = {},
-): Promise<IncidentStateMerge<R>> {
-  const { value, result } = await incidentStateStore(s3, bucket, options).update(
+  options: IncidentStateOptions & IncidentStateUpdate = {},
+): Promise<IncidentStateMerge<R> & { stored?: StoredIncidentState | undefined }> {
+  const { known, ...storeOptions } = options;
+  const { value, result, etag } = await incidentStateStore(s3, bucket, storeOptions).update(
     incidentStateKey(incidentId),
     (current) => {
       const merged = merge(current ?? { incident_id: incidentId });
       return { value: merged.record, result: merged.result };
     },
+    known === undefined ? undefined : known === null ? null : { value: known.record, etag: known.etag },
   );
-  return { record: value, result };
+  return { record: value, result, stored: etag === undefined ? undefined : { record: value, etag } };
 }

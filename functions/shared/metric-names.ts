@@ -52,8 +52,10 @@ export const EnricherMetric = {
   BatchElementsUnmatched: "BatchElementsUnmatched",
   /** mode auto on a tenant without the batch endpoint: single calls served this invocation instead. */
   BatchEndpointUnavailable: "BatchEndpointUnavailable",
-  /** Messages not started before the deadline and sent back to the queue as new messages (receive count kept low). */
+  /** Messages sent back to the queue as new messages: not started before the deadline, or a short batch's single calls spread to other instances. */
   Requeued: "Requeued",
+  /** Messages an invocation returned failed without having started them (after a throttle, an access problem or at the deadline): they were never tried. */
+  NotStarted: "NotStarted",
   Throttles: "Throttles",
   Archived: "Archived",
   Notified: "Notified",

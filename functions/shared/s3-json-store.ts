@@ -94,17 +94,24 @@ export class S3JsonStore<T> {
   /**
    * Applies `merge` to the stored value (undefined if none) and writes the outcome conditionally; on a
    * conflict, re-reads and re-applies. `merge` must therefore be a pure function of what it is given.
+   * `known` is the object as the caller last read (or wrote) it, null for none: the first attempt uses it
+   * instead of reading again, and a stale one costs only a conflict and a re-read. The ETag returned is
+   * the object's after the write (undefined when the endpoint did not say).
    */
-  async update<R>(key: string, merge: (current: T | undefined) => JsonMerge<T, R>): Promise<JsonMerge<T, R>> {
+  async update<R>(
+    key: string,
+    merge: (current: T | undefined) => JsonMerge<T, R>,
+    known?: StoredJson<T> | null,
+  ): Promise<JsonMerge<T, R> & { etag?: string | undefined }> {
     const { s3, bucket } = this.#options;
     const maxAttempts = this.#options.maxAttempts ?? DEFAULT_MAX_WRITE_ATTEMPTS;
     let lastConflict: unknown;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const stored = await this.read(key);
+      const stored = attempt === 1 && known !== undefined ? (known ?? undefined) : await this.read(key);
       const merged = merge(stored?.value);
-      if (merged.unchanged === true) return merged;
+      if (merged.unchanged === true) return { ...merged, etag: stored?.etag };
       try {
-        await s3.send(
+        const written = await s3.send(
           new PutObjectCommand({
             Bucket: bucket,
             Key: key,
@@ -114,7 +121,7 @@ export class S3JsonStore<T> {
             ...(stored === undefined ? { IfNoneMatch: "*" } : { IfMatch: stored.etag }),
           }),
         );
-        return merged;
+        return { ...merged, etag: written.ETag };
       } catch (error) {
         if (!isWriteConflict(error)) throw error;
         lastConflict = error;

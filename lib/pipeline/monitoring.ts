@@ -234,6 +234,7 @@ export class PipelineMonitoring {
           enricher(EnricherMetric.ArchivedPartial),
           enricher(EnricherMetric.BatchAbsent),
           enricher(EnricherMetric.Requeued),
+          enricher(EnricherMetric.NotStarted),
         ],
         right: [
           enricher(EnricherMetric.BatchElementsUnmatched),

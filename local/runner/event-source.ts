@@ -82,6 +82,7 @@ export class SqsEventSource {
   #stopping = false;
   #running: Promise<void>[] = [];
   #activeInvocations = 0;
+  #windowEnded = false;
   readonly #stopSignal = new AbortController();
 
   constructor(options: SqsEventSourceOptions) {
@@ -101,6 +102,15 @@ export class SqsEventSource {
   /** Invocations running right now. */
   get activeInvocations(): number {
     return this.#activeInvocations;
+  }
+
+  /**
+   * From now on a batch is handed over as soon as the queue has nothing more to add, without waiting out
+   * the batching window: for --once after its last poll run, when no producer is left whose messages a
+   * window would gather (messages the enricher hands back are on the queue at once).
+   */
+  endBatchingWindow(): void {
+    this.#windowEnded = true;
   }
 
   start(): void {
@@ -137,6 +147,7 @@ export class SqsEventSource {
     const windowEnds = now() + batchingWindowMs;
     while (messages.length > 0 && messages.length < batchSize && now() < windowEnds && !this.#stopping) {
       const more = await this.#receiveUpTo(batchSize - messages.length, 0);
+      if (more.length === 0 && this.#windowEnded) break;
       if (more.length === 0)
         await pause(Math.min(250, Math.max(0, windowEnds - now())), this.#stopSignal.signal);
       messages.push(...more);

@@ -160,6 +160,7 @@ class PipelineRun {
       await this.#pollLoop();
       if (this.#deps.settings.once && !this.#windDown.signal.aborted) {
         this.#phase = "draining";
+        this.#source.endBatchingWindow();
         await this.#waitUntilDrained();
       }
 
@@ -181,7 +182,7 @@ class PipelineRun {
       counts: {
         polled: this.#counts.polled,
         enqueued: this.#counts.enqueued,
-        enriched: this.#enrichedInvocations(),
+        enriched: this.#enriched(),
         requeued: this.#requeued(),
         archived: this.#mirror.archivedThisRun,
         notified: this.#counts.notified,
@@ -368,13 +369,16 @@ class PipelineRun {
     this.#windDown.abort();
   }
 
-  /** Handed back as new messages: deleted, so the event source counts them as succeeded, but not done. */
+  /** Handed back to the queue as new messages: deleted, so the event source counts them as succeeded. */
   #requeued(): number {
     return this.#deps.enricherMetrics?.total(EnricherMetric.Requeued) ?? 0;
   }
 
-  /** Records finished invocations completed (their requeued ones are done only once their copies are). */
-  #enrichedInvocations(): number {
+  /**
+   * Records the enricher finished with, less those it handed back to the queue as new messages (the
+   * deadline's unstarted ones, a short batch's spread single calls): each of those is finished again later.
+   */
+  #enriched(): number {
     return Math.max(0, this.#counts.enriched - this.#requeued());
   }
 
@@ -383,7 +387,7 @@ class PipelineRun {
     const queued = this.#depth.visible + this.#depth.inFlight + this.#depth.delayed;
     // Records archived in a batch still running are on the queue until the batch returns: they are done,
     // and a batch of 100 may run for minutes, so "enriched" counts them as soon as they are archived.
-    const enriched = this.#enrichedInvocations();
+    const enriched = this.#enriched();
     const doneInFlight = Math.max(0, this.#mirror.archivedThisRun - enriched);
     return {
       cortex: labels.cortex,

@@ -9,6 +9,7 @@ import type { IncidentSummary } from "../../functions/shared/cortex/api.ts";
 import type { CortexClient } from "../../functions/shared/cortex/client.ts";
 import { readIncidentState } from "../../functions/shared/incident-state.ts";
 import { EnricherMetric } from "../../functions/shared/metric-names.ts";
+import { paceInterval } from "../../functions/shared/pacing.ts";
 import type { CortexEmulator, EmulatedIncident } from "../../local/emulator/index.ts";
 import {
   type AwsFixture,
@@ -366,5 +367,109 @@ describe("batch enrichment against the Cortex emulator", () => {
     const unmatched = recorded.total(EnricherMetric.BatchElementsUnmatched);
     expect(flagged + unmatched).toBeGreaterThanOrEqual(1);
     if (unmatched > 0) expect(await listKeys(aws, "state/quarantine/")).not.toEqual([]);
+  });
+});
+
+describe("how batch mode spends the single endpoint's slots", () => {
+  /** Virtual ms between two single calls of one instance: the budget shared by max concurrency 2. */
+  const singleInterval = () => paceInterval(BUDGET, 2);
+
+  it("starts the single call of an incident the batch cut while the rest of the batch is still being archived", async () => {
+    const [large] = emulator.control.addIncidents([{ severity: "low", alert_count: 120 }]);
+    const normal = emulator.control.addIncidents(
+      Array.from({ length: 30 }, () => ({ severity: "low", alert_count: 2 })),
+    );
+    if (large === undefined) throw new Error("no incident");
+    const last = normal.at(-1);
+    // The archive write of one ordinary incident is held until the cut incident's single call starts (or,
+    // if the single phase waited for the whole batch, until 5 real seconds have passed).
+    let singleCallStarted: () => void = () => {};
+    const started = new Promise<"single call">((resolve) => {
+      singleCallStarted = () => resolve("single call");
+    });
+    let released: string | undefined;
+    const gate = "hold-one-archive-write";
+    aws.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const key = String((args.input as { Key?: string }).Key);
+        if (context.commandName === "PutObjectCommand" && last && key.startsWith(archivePrefix(last))) {
+          const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 5_000));
+          released ??= await Promise.race([started, timeout]);
+        }
+        return next(args);
+      },
+      { step: "initialize", name: gate },
+    );
+    try {
+      const { handler } = enricher({
+        extraData: {
+          getIncidentExtraData: (id, options) => {
+            singleCallStarted();
+            return cortex.getIncidentExtraData(id, options);
+          },
+        },
+      });
+      await sendVersions(aws, [large, ...normal].map(messageFor));
+      await time.run(() => drain(handler));
+    } finally {
+      aws.s3.middlewareStack.remove(gate);
+    }
+
+    expect(released).toBe("single call");
+    expect((await archivedAlerts(large)).metadata["alerts-complete"]).toBe("true");
+    for (const incident of normal) expect(await listKeys(aws, archivePrefix(incident))).toHaveLength(1);
+  });
+
+  it("holds the single slot from the invocation's start, so it ends without waiting out its last single call", async () => {
+    const { handler } = enricher();
+    const [large] = emulator.control.addIncidents([{ severity: "low", alert_count: 120 }]);
+    if (large === undefined) throw new Error("no incident");
+    await sendVersions(aws, [messageFor(large)]);
+    const event = await receiveBatch(300);
+    const startedAt = time.now();
+
+    const response = await time.run(() => handler(event, lambdaContext(time.now, TIMEOUT_MS)));
+    const endedAt = time.now();
+    await acknowledge(aws, event, response);
+
+    const [single] = requestsTo(SINGLE, [large]);
+    if (single === undefined) throw new Error("no single call");
+    const interval = singleInterval();
+    expect(single.time - startedAt).toBeGreaterThanOrEqual(interval);
+    expect(endedAt - single.time).toBeLessThan(interval);
+    expect((await archivedAlerts(large)).metadata["alerts-complete"]).toBe("true");
+  });
+
+  it("hands the single calls beyond its share of a short batch back to the queue, for another instance", async () => {
+    const { handler, recorded } = enricher();
+    const large = emulator.control.addIncidents(
+      Array.from({ length: 3 }, () => ({ severity: "low", alert_count: 120 })),
+    );
+    const normal = emulator.control.addIncidents(
+      Array.from({ length: 5 }, () => ({ severity: "low", alert_count: 2 })),
+    );
+    await sendVersions(aws, [...large, ...normal].map(messageFor));
+
+    const event = await receiveBatch(300);
+    expect(event.Records).toHaveLength(8);
+    const response = await time.run(() => handler(event, lambdaContext(time.now, TIMEOUT_MS)));
+    await acknowledge(aws, event, response);
+
+    // Max concurrency 2: this invocation makes two of the three single calls, the third goes back.
+    expect(response.batchItemFailures).toEqual([]);
+    expect(requestsTo(SINGLE, large).filter((request) => request.status === 200)).toHaveLength(2);
+    expect(recorded.total(EnricherMetric.Requeued)).toBe(1);
+    const handedBack = await receiveBatch(300);
+    expect(handedBack.Records.map((record) => JSON.parse(record.body).incident_id)).toEqual([
+      large.find((incident) => requestsTo(SINGLE, [incident]).length === 0)?.incident_id,
+    ]);
+    const other = enricher().handler;
+    const second = await time.run(() => other(handedBack, lambdaContext(time.now, TIMEOUT_MS)));
+    await acknowledge(aws, handedBack, second);
+    for (const incident of large) {
+      expect((await archivedAlerts(incident)).metadata["alerts-complete"]).toBe("true");
+    }
+    expect(requestsTo(SINGLE, large).filter((request) => request.status === 200)).toHaveLength(3);
+    expect(requestsTo(BATCH, large).filter((request) => request.status === 200)).toHaveLength(1);
   });
 });

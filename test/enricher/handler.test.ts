@@ -469,6 +469,8 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     );
     expect(visibilityChanges.every((entry) => entry.VisibilityTimeout === 60)).toBe(true);
     expect(run.recorded.total(EnricherMetric.Throttles)).toBe(1);
+    // The throttled one was tried; the three after it were not, and the metric says so.
+    expect(run.recorded.total(EnricherMetric.NotStarted)).toBe(3);
     expect(await queueDepth(aws.sqs, aws.queueUrl)).toBe(4);
     sqsSend.mockRestore();
   });
@@ -533,6 +535,7 @@ describe("enricher handler on the embedded AWS endpoint", () => {
     const { failedIds, event } = await run.invoke({ timeoutMs: 47_000 });
     expect(run.extraData.calls).toHaveLength(3);
     expect(failedIds).toEqual(event.Records.slice(3).map((record) => record.messageId));
+    expect(run.recorded.total(EnricherMetric.NotStarted)).toBe(2);
     expect(run.clock.now() - (run.extraData.calls[0]?.at ?? 0)).toBeLessThanOrEqual(47_000);
   });
 

@@ -5,6 +5,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
+  type IncidentStateRecord,
   incidentStateKey,
   readIncidentState,
   updateIncidentState,
@@ -23,6 +24,11 @@ function s3Error(name: string, status: number) {
     $metadata: { httpStatusCode: status },
     message: name,
   });
+}
+
+/** A merge that records a "not found" answer: what the tests below write. */
+function markNotFound(current: IncidentStateRecord) {
+  return { record: { ...current, not_found: { modification_time: 5, recorded_at: 6 } }, result: undefined };
 }
 
 describe("incident state record: conditional writes (mocked S3)", () => {
@@ -88,6 +94,43 @@ describe("incident state record: conditional writes (mocked S3)", () => {
     expect(saved.result).toBe("critical");
     const puts = s3Mock.commandCalls(PutObjectCommand).map((call) => call.args[0].input.IfMatch);
     expect(puts).toEqual(['"old"', '"new"']);
+  });
+
+  it("writes from the record the caller already holds without reading it again, and hands back the new ETag", async () => {
+    s3Mock.on(PutObjectCommand).resolves({ ETag: '"after"' });
+    const known = { record: { incident_id: "893" }, etag: '"held"' };
+    const saved = await updateIncidentState(s3, "bucket", "893", markNotFound, { known });
+    expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input.IfMatch).toBe('"held"');
+    expect(saved.stored).toEqual({ record: saved.record, etag: '"after"' });
+  });
+
+  it("re-reads once when the record the caller held is stale, and merges onto what is there now", async () => {
+    s3Mock.on(GetObjectCommand).resolves({
+      Body: stream(
+        JSON.stringify({
+          incident_id: "893",
+          notified: { severity: "critical", modification_time: 2, notified_at: 2 },
+        }),
+      ),
+      ETag: '"now"',
+    } as never);
+    s3Mock.on(PutObjectCommand).rejectsOnce(s3Error("PreconditionFailed", 412)).resolves({ ETag: '"after"' });
+    const known = { record: { incident_id: "893" }, etag: '"stale"' };
+    const saved = await updateIncidentState(s3, "bucket", "893", markNotFound, { known });
+    expect(saved.record.notified?.severity).toBe("critical");
+    expect(saved.record.not_found?.modification_time).toBe(5);
+    const puts = s3Mock.commandCalls(PutObjectCommand).map((call) => call.args[0].input.IfMatch);
+    expect(puts).toEqual(['"stale"', '"now"']);
+  });
+
+  it("creates the record without reading when the caller knows there is none (null)", async () => {
+    s3Mock.on(PutObjectCommand).resolves({ ETag: '"e1"' });
+    await updateIncidentState(s3, "bucket", "893", (current) => ({ record: current, result: undefined }), {
+      known: null,
+    });
+    expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input.IfNoneMatch).toBe("*");
   });
 
   it("treats a lost race to create the record (409 ConditionalRequestConflict) the same way", async () => {
@@ -164,5 +207,13 @@ describe("incident state record on the embedded AWS endpoint", () => {
       written_by_a_future_version: true,
     });
     expect(stored?.etag).toBeTruthy();
+  });
+
+  it("hands back the ETag the endpoint gave the write: the next conditional write can start from it", async () => {
+    const first = await updateIncidentState(aws.s3, aws.bucket, "43", (current) => ({
+      record: { ...current, not_found: { modification_time: 1, recorded_at: 2 } },
+      result: undefined,
+    }));
+    expect(first.stored?.etag).toBe((await readIncidentState(aws.s3, aws.bucket, "43"))?.etag);
   });
 });

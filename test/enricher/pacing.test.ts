@@ -17,6 +17,11 @@ describe("API budget pacer", () => {
     expect(paceInterval(7, 3)).toBe(26_229); // rounded up: never faster than the budget
   });
 
+  it("keeps at least 25 ms of guard when a test or benchmark compresses the budget", () => {
+    // 1,200 a minute shared by two: 100 ms a slot, whose 2% (2 ms) is less than a busy host's jitter.
+    expect(paceInterval(1_200, 2)).toBe(125);
+  });
+
   it("never starts two calls closer than the interval", async () => {
     const clock = fakeClock();
     const pacer = createApiBudgetPacer({ budgetPerMinute: 10, maxConcurrency: 2, ...clock });
@@ -28,6 +33,19 @@ describe("API budget pacer", () => {
     }
     const gaps = starts.slice(1).map((start, index) => start - (starts[index] ?? 0));
     expect(gaps).toEqual([INTERVAL, INTERVAL, INTERVAL, INTERVAL]);
+  });
+
+  it("counts a slot held from an invocation's start: the first call waits a whole slot from then", async () => {
+    const clock = fakeClock();
+    const pacer = createApiBudgetPacer({ budgetPerMinute: 10, maxConcurrency: 2, ...clock });
+    const invokedAt = clock.now();
+    pacer.holdSlotFrom(invokedAt);
+    clock.advance(3_000); // the batch phase works meanwhile
+    expect(await pacer.acquireSlot(invokedAt + 600_000)).toBe(true);
+    expect(clock.now() - invokedAt).toBe(INTERVAL);
+    // A later call's slot is not shortened by holding from an earlier start.
+    pacer.holdSlotFrom(invokedAt);
+    expect(pacer.slotEndsAt).toBe(invokedAt + 2 * INTERVAL);
   });
 
   it("never starts a call early when the timer fires early", async () => {

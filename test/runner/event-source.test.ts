@@ -177,6 +177,22 @@ describe("SqsEventSource", () => {
     });
   });
 
+  it("hands a batch over without waiting out the window once told no more messages are coming (--once)", async () => {
+    const resources = await freshQueue();
+    const bodies = Array.from({ length: 25 }, (_, index) => `w${index}`);
+    await sendBodies(clients.sqs, resources.queueUrl, bodies);
+    const events: SQSEvent[] = [];
+    const handler: SqsBatchHandler = async (event) => {
+      events.push(event);
+    };
+    // A window far longer than the wait below: only endBatchingWindow() lets the batch go sooner.
+    const source = startSource(resources, [handler], { batchSize: 100, batchingWindowMs: 300_000 });
+    source.endBatchingWindow();
+
+    await until(() => events.length > 0, "an invocation before the window ends");
+    expect(events[0]?.Records.map((record) => record.body).sort()).toEqual([...bodies].sort());
+  });
+
   it("refuses more than 10 records an invocation without a batching window, as Lambda does", () => {
     expect(
       () =>
