@@ -19,6 +19,11 @@ export interface RunSummary {
   dead_lettered: number;
   /** Records the enricher itself reported failed: each comes back after the visibility timeout until the DLQ takes it. */
   failed_attempts: number;
+  /**
+   * Records the enricher returned without having tried them (after a throttle, an access problem, or at the
+   * deadline; its NotStarted metric): they come back untried and are not counted as failed.
+   */
+  not_started: number;
   /** Invocations that failed as a whole (a function timeout, a thrown error): Lambda returns all their records. */
   failed_invocations: number;
   /**
@@ -149,7 +154,8 @@ export function formatSummary(summary: RunSummary): string {
     `Summary (${seconds} s)`,
     `  polled ${summary.polled}, enqueued ${summary.enqueued}, enriched ${summary.enriched}, ` +
       `${summary.requeued === 0 ? "" : `requeued ${summary.requeued}, `}archived ${summary.archived}, notified ${summary.notified}`,
-    `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, ${wholeBatchFailures(summary)}` +
+    `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, ` +
+      `${summary.not_started === 0 ? "" : `not started ${summary.not_started}, `}${wholeBatchFailures(summary)}` +
       `left in queue ${summary.left_in_queue}, not found ${summary.not_found}`,
     `  Cortex API calls ${summary.api_calls} (throttled ${summary.throttled}), poll runs ${summary.poll_runs}`,
     `  calls per endpoint: ${Object.entries(summary.api_calls_by_endpoint)

@@ -20,6 +20,7 @@ const clean: SummaryInput = {
     dead_lettered: 0,
     failed_attempts: 1,
     failed_invocations: 0,
+    not_started: 0,
     returned_unfinished: 0,
     api_calls: 14,
     api_calls_by_endpoint: {

@@ -69,6 +69,7 @@ describe("time to alert in the local runner", () => {
       dead_lettered: 0,
       failed_attempts: 0,
       failed_invocations: 0,
+      not_started: 0,
       returned_unfinished: 0,
       api_calls: 1,
       api_calls_by_endpoint: { get_incidents: 1 },
