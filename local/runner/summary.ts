@@ -152,11 +152,11 @@ export function formatSummary(summary: RunSummary): string {
   const seconds = (summary.duration_ms / 1000).toFixed(1);
   const lines = [
     `Summary (${seconds} s)`,
-    `  polled ${summary.polled}, enqueued ${summary.enqueued}, enriched ${summary.enriched}, ` +
-      `${summary.requeued === 0 ? "" : `requeued ${summary.requeued}, `}archived ${summary.archived}, notified ${summary.notified}`,
+    `  polled ${summary.polled}, enqueued ${summary.enqueued}, enriched ${summary.enriched}, archived ${summary.archived}, notified ${summary.notified}`,
     `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, ` +
       `${summary.not_started === 0 ? "" : `not started ${summary.not_started}, `}${wholeBatchFailures(summary)}` +
-      `left in queue ${summary.left_in_queue}, not found ${summary.not_found}`,
+      `left in queue ${summary.left_in_queue}, not found ${summary.not_found}` +
+      (summary.requeued === 0 ? "" : `, requeued ${summary.requeued} (handed back untried as new messages)`),
     `  Cortex API calls ${summary.api_calls} (throttled ${summary.throttled}), poll runs ${summary.poll_runs}`,
     `  calls per endpoint: ${Object.entries(summary.api_calls_by_endpoint)
       .map(([endpoint, calls]) => `${endpoint} ${calls}`)
