@@ -9,6 +9,7 @@ import { createPollerHandler } from "../functions/poller/create-handler.ts";
 import { DEFAULT_LATE_WINDOW_MS, readBackMs } from "../functions/poller/late-window.ts";
 import { METRICS_NAMESPACE, POLLER_SERVICE } from "../functions/shared/metric-names.ts";
 import { localAwsClients, startEmbeddedAwsEndpoint } from "../local/aws-endpoint.ts";
+import { fakeClock } from "../local/clock.ts";
 import { startClockedTenant } from "../local/emulator/client.ts";
 import { type BenchTable, median } from "./report.ts";
 
@@ -55,7 +56,7 @@ async function measure(aws: LocalAws, c: Case): Promise<CaseResult> {
     Math.ceil((c.versionsPerMinute * readBackMs(DEFAULT_LATE_WINDOW_MS)) / MINUTE),
   );
   const tenant = await startClockedTenant({
-    start: Date.UTC(2026, 11, 1, 9, 0, 0),
+    clock: fakeClock(Date.UTC(2026, 11, 1, 9, 0, 0)),
     seed: "bench-late-window",
     incidents,
   });

@@ -4,6 +4,7 @@
 // 20 and 40 s of each minute), the local SQS event source drives two real enricher instances (batch and
 // single mode, the priority lane on), and every duration (budget, poll interval, schedule, timeouts) is divided by the same
 // factor; each measured time is multiplied back by it.
+import { setTimeout } from "node:timers/promises";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { createPollerHandler } from "../functions/poller/create-handler.ts";
@@ -56,7 +57,7 @@ const SCENARIOS: readonly Scenario[] = [
 ];
 
 const compressed = (realMs: number) => realMs / COMPRESSION;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number): Promise<void> => setTimeout(ms);
 
 /** Records when each incident's notification was published, from the enricher's SNS client. */
 function recordPublishes(sns: SNSClient, into: Map<string, number>) {

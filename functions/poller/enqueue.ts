@@ -1,6 +1,7 @@
 // Sends one SQS message per incident version, 10 to a SendMessageBatch call, and retries the entries a
 // batch reports as failed until every one is in the queue or the attempts run out (then it throws, so
 // the caller does not advance the cursor past versions that are not queued).
+import { setTimeout } from "node:timers/promises";
 import {
   type BatchResultErrorEntry,
   SendMessageBatchCommand,
@@ -55,7 +56,7 @@ export function incidentVersionMessage(incident: IncidentSummary, polledAt: numb
   });
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const defaultSleep = (ms: number): Promise<void> => setTimeout(ms);
 
 /** Queues every incident version; resolves with the number of messages sent. */
 export async function enqueueIncidentVersions(

@@ -3,7 +3,9 @@
 // is logged (incident ids and EventBridge's error codes), counted (ChangeEventsFailed, which an alarm
 // watches) and dropped: it never throws into the archive path, whose object and state are already written.
 // Locally there is no EventBridge: a JSON-lines target writes what would be sent (npm start --events-out).
+
 import { appendFile } from "node:fs/promises";
+import { setTimeout } from "node:timers/promises";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
@@ -148,7 +150,7 @@ export class ChangeEventPublisher {
   /** Returns the entries still unsent after every attempt. */
   async #sendWithRetries(batch: readonly ChangeEventEntry[]): Promise<ChangeEventEntry[]> {
     const { target, logger, maxAttempts = 3, retryDelayMs = 200 } = this.#options;
-    const sleep = this.#options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+    const sleep = this.#options.sleep ?? ((ms: number) => setTimeout(ms));
     let unsent = [...batch];
     let codes: string[] = [];
     for (let attempt = 1; attempt <= maxAttempts && unsent.length > 0; attempt++) {

@@ -5,6 +5,7 @@
 // invocation waits out its last slot before returning (the next invocation may run in another
 // container that knows nothing of this one), or, the same guarantee the other way round, holds a slot
 // from its start before its first call (holdSlotFrom).
+import { setTimeout } from "node:timers/promises";
 
 export interface ApiBudgetPacerOptions {
   budgetPerMinute: number;
@@ -53,7 +54,7 @@ export class PacingConfigurationError extends Error {
 export const SLOT_GUARD = 0.02;
 export const SLOT_GUARD_MIN_MS = 25;
 
-const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const sleepFor = (ms: number): Promise<void> => setTimeout(ms);
 
 export function paceInterval(budgetPerMinute: number, maxConcurrency: number): number {
   if (!(budgetPerMinute > 0) || !Number.isFinite(budgetPerMinute)) {

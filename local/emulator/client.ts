@@ -1,7 +1,8 @@
 // The project's real Cortex client pointed at an emulator with its standard key, and an emulated tenant on
-// a stepped clock: how tests and benchmarks talk to the emulator, each setting only what it is about.
+// a fake clock: how tests and benchmarks talk to the emulator, each setting only what it is about.
 import type { CortexCredentials } from "../../functions/shared/cortex/api.ts";
 import { CortexClient, type CortexClientConfig } from "../../functions/shared/cortex/client.ts";
+import type { FakeClock } from "../clock.ts";
 import { startCortexEmulator } from "./index.ts";
 import type { CortexEmulator, CortexEmulatorOptions } from "./types.ts";
 
@@ -29,20 +30,9 @@ export function emulatorClient(
   });
 }
 
-/** A clock that moves only when told to, so emulator, client and poller share one exact timeline. */
-export function steppedClock(start: number) {
-  let t = start;
-  return {
-    now: () => t,
-    advance: (ms: number) => {
-      t += ms;
-    },
-  };
-}
-export type SteppedClock = ReturnType<typeof steppedClock>;
-
 export interface ClockedTenantOptions {
-  start: number;
+  /** Drives emulator, client and whatever else the caller runs on it (a FakeClock: local/clock.ts). */
+  clock: Pick<FakeClock, "now" | "advance">;
   incidents: number;
   seed?: string;
   /** How much of the clock each API request takes (none: requests are instant). */
@@ -50,11 +40,11 @@ export interface ClockedTenantOptions {
 }
 
 /**
- * An emulated tenant on a stepped clock with its rate limits out of the way, and the project's client on
+ * An emulated tenant on the caller's fake clock with its rate limits out of the way, and the project's client on
  * it (more with `clientWith`, e.g. another key): a poller's walk over real HTTP, in no real time.
  */
 export async function startClockedTenant(options: ClockedTenantOptions) {
-  const clock = steppedClock(options.start);
+  const { clock } = options;
   const emulator = await startCortexEmulator({
     incidents: options.incidents,
     now: clock.now,

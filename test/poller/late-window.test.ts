@@ -9,6 +9,7 @@ import { PollerMetric } from "../../functions/shared/metric-names.ts";
 import type { IncidentVersionMessage } from "../../functions/shared/queue-message.ts";
 import { startClockedTenant } from "../../local/emulator/client.ts";
 import { drainQueue } from "../support/aws.ts";
+import { fakeClock } from "../support/clock.ts";
 import { recordingMetrics } from "../support/powertools.ts";
 import { crashOnCursorWrite, InjectedCrash } from "./faults.ts";
 import { awsHarnessPerFile, pollerDependencies, runPoller } from "./fixtures.ts";
@@ -30,7 +31,7 @@ interface Warning {
 /** `msPerRequest`: how much of the injected clock each API request takes. */
 async function setup(backlog: number, msPerRequest = 100) {
   const tenant = await startClockedTenant({
-    start: START,
+    clock: fakeClock(START),
     seed: "late-window",
     incidents: backlog,
     msPerRequest,

@@ -13,6 +13,7 @@ import type { IncidentVersionMessage } from "../../functions/shared/queue-messag
 import { startClockedTenant } from "../../local/emulator/client.ts";
 import type { CortexEmulator } from "../../local/emulator/index.ts";
 import { countVersions, drainQueue } from "../support/aws.ts";
+import { fakeClock } from "../support/clock.ts";
 import { recordingMetrics, silentLogger } from "../support/powertools.ts";
 import { crashOnCursorWrite, InjectedCrash, rejectBatchEntries } from "./faults.ts";
 import { awsHarnessPerFile, pollerDependencies, runPoller } from "./fixtures.ts";
@@ -38,7 +39,7 @@ interface Setup {
 
 async function setup(options: { backlog?: number; msPerRequest?: number } = {}): Promise<Setup> {
   const tenant = await startClockedTenant({
-    start: START,
+    clock: fakeClock(START),
     incidents: options.backlog ?? 0,
     msPerRequest: options.msPerRequest ?? 1_000,
   });

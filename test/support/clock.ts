@@ -1,23 +1,16 @@
 // The tests' clocks: time that moves only when the code under test sleeps (or a test advances it), so no
 // test waits for real time or asserts on the wall clock.
 
+import { fakeClock as clockFrom, type FakeClock } from "../../local/clock.ts";
+
 export const BASE_TIME = Date.UTC(2026, 10, 20, 23, 59, 0); // 2026-11-20T23:59:00Z
 
-/** A clock that only moves when the code under test sleeps (or a test advances it). */
-export function fakeClock(start = BASE_TIME) {
-  let current = start;
-  return {
-    now: () => current,
-    sleep: async (ms: number) => {
-      current += Math.max(0, ms);
-    },
-    advance: (ms: number) => {
-      current += ms;
-    },
-  };
+/** A clock that only moves when the code under test sleeps (or a test advances it); one with the benchmarks'. */
+export function fakeClock(start = BASE_TIME): FakeClock {
+  return clockFrom(start);
 }
 
-export type FakeClock = ReturnType<typeof fakeClock>;
+export type { FakeClock };
 
 /**
  * Virtual time shared by several concurrent actors (enricher instances, the Cortex client, the emulator):
