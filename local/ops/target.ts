@@ -109,37 +109,7 @@ async function resolveStackTarget(stackName: string, options: TargetOptions): Pr
     ...(region === undefined ? {} : { region }),
     ...(endpoint === undefined ? {} : { endpoint }),
   };
-  const cloudFormation = new CloudFormationClient(common);
-  const where = `DescribeStacks ${stackName}`;
-  let outputs: Record<string, string>;
-  let alarmNames: string[];
-  try {
-    const reply = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
-    outputs = Object.fromEntries(
-      (reply.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? "", o.OutputValue ?? ""]),
-    );
-    alarmNames = await stackAlarmNames(cloudFormation, stackName);
-  } catch (error) {
-    const text = error instanceof Error ? error.message : "";
-    if (/does not exist/i.test(text)) {
-      throw new OpsError(
-        ExitCode.awsTarget,
-        `Stack ${stackName} does not exist in region ${region ?? "(SDK default)"}: check --stack (the config's stackName) and the region it was deployed to (AWS_REGION or --region).`,
-      );
-    }
-    throw explainAwsError(error, where, region);
-  } finally {
-    cloudFormation.destroy();
-  }
-  const parsed = stackOutputsSchema.safeParse(outputs);
-  if (!parsed.success) {
-    const missing = parsed.error.issues.map((issue) => String(issue.path[0])).join(", ");
-    throw new OpsError(
-      ExitCode.awsTarget,
-      `Stack ${stackName} lacks the output(s) ${missing}: it was deployed by an older version of this project; deploy it again (npx cdk deploy).`,
-    );
-  }
-  const out = parsed.data;
+  const { out, alarmNames } = await describeStack(stackName, common);
   const settings = parseSettings(out.OpsPipelineSettings, `output OpsPipelineSettings of ${stackName}`);
   // The endpoint, when there is one, is in `common` already: the factories need not read the environment.
   const s3 = createS3Client(common, {});
@@ -178,6 +148,41 @@ async function resolveStackTarget(stackName: string, options: TargetOptions): Pr
       for (const client of clients) client.destroy();
     },
   };
+}
+
+/** The stack's outputs, checked, and its alarms; an error that says what to check when it cannot be read. */
+async function describeStack(stackName: string, common: { region?: string; endpoint?: string }) {
+  const { region } = common;
+  const cloudFormation = new CloudFormationClient(common);
+  let outputs: Record<string, string>;
+  let alarmNames: string[];
+  try {
+    const reply = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+    outputs = Object.fromEntries(
+      (reply.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? "", o.OutputValue ?? ""]),
+    );
+    alarmNames = await stackAlarmNames(cloudFormation, stackName);
+  } catch (error) {
+    const text = error instanceof Error ? error.message : "";
+    if (/does not exist/i.test(text)) {
+      throw new OpsError(
+        ExitCode.awsTarget,
+        `Stack ${stackName} does not exist in region ${region ?? "(SDK default)"}: check --stack (the config's stackName) and the region it was deployed to (AWS_REGION or --region).`,
+      );
+    }
+    throw explainAwsError(error, `DescribeStacks ${stackName}`, region);
+  } finally {
+    cloudFormation.destroy();
+  }
+  const parsed = stackOutputsSchema.safeParse(outputs);
+  if (!parsed.success) {
+    const missing = parsed.error.issues.map((issue) => String(issue.path[0])).join(", ");
+    throw new OpsError(
+      ExitCode.awsTarget,
+      `Stack ${stackName} lacks the output(s) ${missing}: it was deployed by an older version of this project; deploy it again (npx cdk deploy).`,
+    );
+  }
+  return { out: parsed.data, alarmNames };
 }
 
 /** Every alarm the stack created, by its physical name (CloudFormation generates them). */
