@@ -115,21 +115,3 @@ function bodyMismatch(incident: Record<string, unknown>, named: ArchivedKey): st
   }
   return undefined;
 }
-
-/** Runs `work` over `items` with at most `limit` at a time, keeping the order of results. */
-export async function mapConcurrent<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}

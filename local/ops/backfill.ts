@@ -11,12 +11,14 @@ import { archiveKey, STATE_PREFIX } from "../../functions/shared/archive.ts";
 import type {
   IncidentCursor,
   IncidentFilterInput,
+  IncidentPage,
   IncidentSummary,
 } from "../../functions/shared/cortex/api.ts";
 import type { CortexClient } from "../../functions/shared/cortex/client.ts";
 import { IncidentCursorStore } from "../../functions/shared/cursor.ts";
+import { mapLimit } from "../../functions/shared/map-limit.ts";
 import { isMissingObject } from "../../functions/shared/s3-errors.ts";
-import { archiveObjectExists, mapConcurrent } from "./archive-scan.ts";
+import { archiveObjectExists } from "./archive-scan.ts";
 import { BackfillProgress } from "./progress.ts";
 import type { OpsTarget } from "./target.ts";
 import { iso } from "./text.ts";
@@ -103,37 +105,7 @@ export async function runBackfill(input: BackfillInput): Promise<BackfillResult>
     budgetPerMinute: target.settings.budgetPerMinute,
     now,
   });
-  const intervalMs = 1000 / (input.callsPerSecond ?? DEFAULT_CALLS_PER_SECOND);
-  let interrupted = false;
-  let pageStarted = now();
-  for await (const page of input.incidents.incidentsModifiedSince(start, { filters })) {
-    const fresh = await notYetArchived(target, page.incidents);
-    const enqueued = await enqueueIncidentVersions(fresh, {
-      sqs: target.sqs,
-      queueUrl: target.queueUrl,
-      polledAt: now(),
-    });
-    // As in the poller: the checkpoint moves only once the page's versions are queued.
-    await checkpoint.save(page.cursor);
-    job.listed += page.incidents.length;
-    job.enqueued += enqueued;
-    job.skipped_archived += page.incidents.length - fresh.length;
-    await writeJob(target, job);
-    progress.page(
-      page.incidents.length,
-      enqueued,
-      page.incidents.length - fresh.length,
-      page.cursor.modificationTime,
-    );
-    if (input.stopSignal.aborted) {
-      interrupted = true;
-      break;
-    }
-    // Pace the walk so other clients of the tenant keep their share of its request budget.
-    const wait = pageStarted + intervalMs - now();
-    if (wait > 0) await sleepFor(wait, undefined, { signal: input.stopSignal }).catch(() => undefined);
-    pageStarted = now();
-  }
+  let interrupted = await walkRange(input, { job, checkpoint, start, filters, progress, now });
   if (!interrupted && !input.stopSignal.aborted) {
     job.completed_at = iso(now());
     await writeJob(target, job);
@@ -146,6 +118,49 @@ export async function runBackfill(input: BackfillInput): Promise<BackfillResult>
       : `backfill ${jobId} complete`,
   );
   return { ...resultOf(job), interrupted, alreadyComplete: false };
+}
+
+interface RangeWalk {
+  job: BackfillJob;
+  checkpoint: IncidentCursorStore;
+  start: IncidentCursor;
+  filters: IncidentFilterInput[];
+  progress: BackfillProgress;
+  now: () => number;
+}
+
+/** Walks the range page by page at the paced rate, queueing what is not archived; true when Ctrl-C stopped it. */
+async function walkRange(input: BackfillInput, walk: RangeWalk): Promise<boolean> {
+  const { now } = walk;
+  const intervalMs = 1000 / (input.callsPerSecond ?? DEFAULT_CALLS_PER_SECOND);
+  let pageStarted = now();
+  for await (const page of input.incidents.incidentsModifiedSince(walk.start, { filters: walk.filters })) {
+    await queuePage(input.target, walk, page);
+    if (input.stopSignal.aborted) return true;
+    // Pace the walk so other clients of the tenant keep their share of its request budget.
+    const wait = pageStarted + intervalMs - now();
+    if (wait > 0) await sleepFor(wait, undefined, { signal: input.stopSignal }).catch(() => undefined);
+    pageStarted = now();
+  }
+  return false;
+}
+
+async function queuePage(target: OpsTarget, walk: RangeWalk, page: IncidentPage): Promise<void> {
+  const { job } = walk;
+  const fresh = await notYetArchived(target, page.incidents);
+  const enqueued = await enqueueIncidentVersions(fresh, {
+    sqs: target.sqs,
+    queueUrl: target.queueUrl,
+    polledAt: walk.now(),
+  });
+  // As in the poller: the checkpoint moves only once the page's versions are queued.
+  await walk.checkpoint.save(page.cursor);
+  const skipped = page.incidents.length - fresh.length;
+  job.listed += page.incidents.length;
+  job.enqueued += enqueued;
+  job.skipped_archived += skipped;
+  await writeJob(target, job);
+  walk.progress.page(page.incidents.length, enqueued, skipped, page.cursor.modificationTime);
 }
 
 function resultOf(job: BackfillJob) {
@@ -236,7 +251,7 @@ async function notYetArchived(
   target: OpsTarget,
   incidents: readonly IncidentSummary[],
 ): Promise<IncidentSummary[]> {
-  const archived = await mapConcurrent(incidents, HEAD_CONCURRENCY, (i) =>
+  const archived = await mapLimit(incidents, HEAD_CONCURRENCY, (i) =>
     archiveObjectExists(
       target.s3,
       target.bucket,

@@ -155,75 +155,82 @@ function range(values: Values, now: number): { from: number; to: number | undefi
   return { from, to };
 }
 
-async function runCommand(command: Command, values: Values, target: OpsTarget, io: OpsIo): Promise<number> {
-  const now = io.now ?? Date.now;
-  const print = (text: string) => io.stdout.write(text);
+/** What every command gets: its flags, its target, the clock, and output as text or, with --json, JSON. */
+interface CommandRun {
+  values: Values;
+  target: OpsTarget;
+  io: OpsIo;
+  now: () => number;
+  json: boolean;
+  emit(report: unknown, text: string): void;
+}
+
+/** Each command, returning its exit code. */
+const RUN_COMMAND: Readonly<Record<Command, (run: CommandRun) => Promise<number>>> = {
+  async status({ target, now, emit }) {
+    const status = await readStatus(target, now());
+    emit(status, formatStatus(status, now()));
+    return ExitCode.ok;
+  },
+  async verify({ values, target, io, now, json, emit }) {
+    const { from, to } = range(values, now());
+    const report = await verifyArchive({
+      s3: target.s3,
+      sqs: target.sqs,
+      bucket: target.bucket,
+      queueUrl: target.queueUrl,
+      incidents: await target.cortex(),
+      from,
+      to: to ?? now(),
+      filters: filtersFrom(values, target),
+      repair: values.repair === true,
+      now,
+      ...(json ? {} : { onProgress: (line: string) => io.stderr.write(`${line}\n`) }),
+    });
+    emit(report, formatVerifyReport(report));
+    // Even with --repair: what was queued is archived only once the enricher has run; verify again then.
+    return report.missing.length + report.broken.length === 0 ? ExitCode.ok : ExitCode.findings;
+  },
+  async backfill({ values, target, io, now }) {
+    const { from, to } = range(values, now());
+    const callsPerSecond =
+      values["calls-per-second"] === undefined
+        ? undefined
+        : positiveNumber("--calls-per-second", values["calls-per-second"]);
+    const result = await runBackfill({
+      target,
+      incidents: await target.cortex(),
+      from,
+      to,
+      filters: filtersFrom(values, target),
+      ...(callsPerSecond === undefined ? {} : { callsPerSecond }),
+      out: io.stdout,
+      stopSignal: io.stopSignal,
+      now,
+    });
+    return result.interrupted ? ExitCode.interrupted : ExitCode.ok;
+  },
+  async redrive({ values, target, now, emit }) {
+    const result = await redriveDeadLetters({ target, dryRun: values["dry-run"] === true, now });
+    emit(result, formatRedrive(result));
+    return result.left_in_dlq > 0 && !result.dry_run ? ExitCode.findings : ExitCode.ok;
+  },
+  async replay({ values, target, now, emit }) {
+    const ids = (values.incident ?? [])
+      .flatMap((v) => v.split(","))
+      .map((v) => v.trim())
+      .filter((v) => v !== "");
+    if (ids.length === 0)
+      throw usageError("replay needs --incident ID (repeat it, or separate ids with commas).");
+    const result = await replayIncidents({ target, incidentIds: ids, incidents: await target.cortex(), now });
+    emit(result, formatReplay(result));
+    return result.every((r) => r.outcome === "archived") ? ExitCode.ok : ExitCode.findings;
+  },
+};
+
+function runCommand(command: Command, values: Values, target: OpsTarget, io: OpsIo): Promise<number> {
   const json = values.json === true;
-  const emit = (report: unknown, text: string) => print(json ? `${JSON.stringify(report, null, 2)}\n` : text);
-  switch (command) {
-    case "status": {
-      const status = await readStatus(target, now());
-      emit(status, formatStatus(status, now()));
-      return ExitCode.ok;
-    }
-    case "verify": {
-      const { from, to } = range(values, now());
-      const report = await verifyArchive({
-        s3: target.s3,
-        sqs: target.sqs,
-        bucket: target.bucket,
-        queueUrl: target.queueUrl,
-        incidents: await target.cortex(),
-        from,
-        to: to ?? now(),
-        filters: filtersFrom(values, target),
-        repair: values.repair === true,
-        now,
-        ...(json ? {} : { onProgress: (line: string) => io.stderr.write(`${line}\n`) }),
-      });
-      emit(report, formatVerifyReport(report));
-      // Even with --repair: what was queued is archived only once the enricher has run; verify again then.
-      return report.missing.length + report.broken.length === 0 ? ExitCode.ok : ExitCode.findings;
-    }
-    case "backfill": {
-      const { from, to } = range(values, now());
-      const callsPerSecond =
-        values["calls-per-second"] === undefined
-          ? undefined
-          : positiveNumber("--calls-per-second", values["calls-per-second"]);
-      const result = await runBackfill({
-        target,
-        incidents: await target.cortex(),
-        from,
-        to,
-        filters: filtersFrom(values, target),
-        ...(callsPerSecond === undefined ? {} : { callsPerSecond }),
-        out: io.stdout,
-        stopSignal: io.stopSignal,
-        now,
-      });
-      return result.interrupted ? ExitCode.interrupted : ExitCode.ok;
-    }
-    case "redrive": {
-      const result = await redriveDeadLetters({ target, dryRun: values["dry-run"] === true, now });
-      emit(result, formatRedrive(result));
-      return result.left_in_dlq > 0 && !result.dry_run ? ExitCode.findings : ExitCode.ok;
-    }
-    case "replay": {
-      const ids = (values.incident ?? [])
-        .flatMap((v) => v.split(","))
-        .map((v) => v.trim())
-        .filter((v) => v !== "");
-      if (ids.length === 0)
-        throw usageError("replay needs --incident ID (repeat it, or separate ids with commas).");
-      const result = await replayIncidents({
-        target,
-        incidentIds: ids,
-        incidents: await target.cortex(),
-        now,
-      });
-      emit(result, formatReplay(result));
-      return result.every((r) => r.outcome === "archived") ? ExitCode.ok : ExitCode.findings;
-    }
-  }
+  const emit = (report: unknown, text: string) =>
+    io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : text);
+  return RUN_COMMAND[command]({ values, target, io, now: io.now ?? Date.now, json, emit });
 }

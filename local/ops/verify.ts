@@ -12,12 +12,8 @@ import type {
   IncidentSummary,
 } from "../../functions/shared/cortex/api.ts";
 import { readIncidentState, updateIncidentState } from "../../functions/shared/incident-state.ts";
-import {
-  checkArchiveObject,
-  creationDayPrefixes,
-  listArchiveObjects,
-  mapConcurrent,
-} from "./archive-scan.ts";
+import { mapLimit } from "../../functions/shared/map-limit.ts";
+import { checkArchiveObject, creationDayPrefixes, listArchiveObjects } from "./archive-scan.ts";
 import { iso } from "./text.ts";
 
 const CHECK_CONCURRENCY = 8;
@@ -74,7 +70,7 @@ export async function verifyArchive(input: VerifyInput): Promise<VerifyReport> {
     }
   }
   input.onProgress?.(`checking ${keys.size} archive object(s)`);
-  const checks = await mapConcurrent([...keys], CHECK_CONCURRENCY, async (key) => ({
+  const checks = await mapLimit([...keys], CHECK_CONCURRENCY, async (key) => ({
     key,
     check: await checkArchiveObject(input.s3, input.bucket, key),
   }));
