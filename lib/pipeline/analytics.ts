@@ -154,69 +154,9 @@ export class ArchiveAnalytics {
   /** Run queries in this workgroup over this table, and nothing else: no other table, prefix or workgroup. */
   #queryPolicy(scope: Construct, archiveBucket: s3.IBucket): iam.ManagedPolicy {
     const stack = Stack.of(scope);
-    const glueArn = (resource: string) =>
-      stack.formatArn({
-        service: "glue",
-        resource,
-        resourceName: resource === "catalog" ? undefined : this.databaseName,
-      });
-    const incidents = archiveBucket.arnForObjects(`${ArchiveKeys.incidents}*`);
-    const results = this.resultsBucket.arnForObjects(`${QUERY_RESULTS_PREFIX}*`);
     const policy = new iam.ManagedPolicy(scope, "ArchiveQueryPolicy", {
       description: "Query the Cortex incident archive with Athena (its workgroup, table and results only)",
-      statements: [
-        new iam.PolicyStatement({
-          actions: [
-            "athena:StartQueryExecution",
-            "athena:StopQueryExecution",
-            "athena:GetQueryExecution",
-            "athena:GetQueryResults",
-            "athena:GetQueryRuntimeStatistics",
-            "athena:ListQueryExecutions",
-            "athena:BatchGetQueryExecution",
-            "athena:GetWorkGroup",
-            "athena:ListNamedQueries",
-            "athena:GetNamedQuery",
-            "athena:BatchGetNamedQuery",
-          ],
-          resources: [
-            stack.formatArn({ service: "athena", resource: "workgroup", resourceName: this.workGroupName }),
-          ],
-        }),
-        new iam.PolicyStatement({
-          actions: [
-            "glue:GetDatabase",
-            "glue:GetTable",
-            "glue:GetTables",
-            "glue:GetPartition",
-            "glue:GetPartitions",
-          ],
-          resources: [
-            glueArn("catalog"),
-            glueArn("database"),
-            stack.formatArn({
-              service: "glue",
-              resource: "table",
-              resourceName: `${this.databaseName}/${ARCHIVE_TABLE}`,
-            }),
-          ],
-        }),
-        new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [incidents] }),
-        new iam.PolicyStatement({
-          actions: ["s3:ListBucket"],
-          resources: [archiveBucket.bucketArn],
-          conditions: { StringLike: { "s3:prefix": [`${ArchiveKeys.incidents}*`] } },
-        }),
-        new iam.PolicyStatement({
-          actions: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-          resources: [results],
-        }),
-        new iam.PolicyStatement({
-          actions: ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
-          resources: [this.resultsBucket.bucketArn],
-        }),
-        new iam.PolicyStatement({ actions: ["s3:GetBucketLocation"], resources: [archiveBucket.bucketArn] }),
-      ],
+      statements: [...this.#catalogStatements(stack), ...this.#objectStatements(archiveBucket)],
     });
     for (const [bucket, prefix] of [
       [archiveBucket, ArchiveKeys.incidents],
@@ -229,5 +169,76 @@ export class ArchiveAnalytics {
       });
     }
     return policy;
+  }
+
+  /** The workgroup's queries and the table's metadata. */
+  #catalogStatements(stack: Stack): iam.PolicyStatement[] {
+    const glueArn = (resource: string) =>
+      stack.formatArn({
+        service: "glue",
+        resource,
+        resourceName: resource === "catalog" ? undefined : this.databaseName,
+      });
+    return [
+      new iam.PolicyStatement({
+        actions: [
+          "athena:StartQueryExecution",
+          "athena:StopQueryExecution",
+          "athena:GetQueryExecution",
+          "athena:GetQueryResults",
+          "athena:GetQueryRuntimeStatistics",
+          "athena:ListQueryExecutions",
+          "athena:BatchGetQueryExecution",
+          "athena:GetWorkGroup",
+          "athena:ListNamedQueries",
+          "athena:GetNamedQuery",
+          "athena:BatchGetNamedQuery",
+        ],
+        resources: [
+          stack.formatArn({ service: "athena", resource: "workgroup", resourceName: this.workGroupName }),
+        ],
+      }),
+      new iam.PolicyStatement({
+        actions: [
+          "glue:GetDatabase",
+          "glue:GetTable",
+          "glue:GetTables",
+          "glue:GetPartition",
+          "glue:GetPartitions",
+        ],
+        resources: [
+          glueArn("catalog"),
+          glueArn("database"),
+          stack.formatArn({
+            service: "glue",
+            resource: "table",
+            resourceName: `${this.databaseName}/${ARCHIVE_TABLE}`,
+          }),
+        ],
+      }),
+    ];
+  }
+
+  /** The archive's incidents (read) and the results prefix (read and write). */
+  #objectStatements(archiveBucket: s3.IBucket): iam.PolicyStatement[] {
+    const incidents = archiveBucket.arnForObjects(`${ArchiveKeys.incidents}*`);
+    const results = this.resultsBucket.arnForObjects(`${QUERY_RESULTS_PREFIX}*`);
+    return [
+      new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [incidents] }),
+      new iam.PolicyStatement({
+        actions: ["s3:ListBucket"],
+        resources: [archiveBucket.bucketArn],
+        conditions: { StringLike: { "s3:prefix": [`${ArchiveKeys.incidents}*`] } },
+      }),
+      new iam.PolicyStatement({
+        actions: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+        resources: [results],
+      }),
+      new iam.PolicyStatement({
+        actions: ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+        resources: [this.resultsBucket.bucketArn],
+      }),
+      new iam.PolicyStatement({ actions: ["s3:GetBucketLocation"], resources: [archiveBucket.bucketArn] }),
+    ];
   }
 }

@@ -24,6 +24,12 @@ export interface PipelineMonitoringProps {
   readonly dashboardSuffix: string;
 }
 
+const gt = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
+const gte = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
+const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
+const poller = (name: string, statistic = "Sum") => pipelineMetric(POLLER_SERVICE, name, statistic);
+const enricher = (name: string, statistic = "Sum") => pipelineMetric(ENRICHER_SERVICE, name, statistic);
+
 /** A metric the functions publish through Powertools, by service. */
 export function pipelineMetric(
   service: string,
@@ -64,10 +70,14 @@ export class PipelineMonitoring {
   }
 
   private createAlarms(): void {
-    const { config, queue, functions } = this.props;
-    const gt = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
-    const gte = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
-    const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
+    this.queueAlarms();
+    this.functionAlarms();
+    this.pipelineMetricAlarms();
+  }
+
+  /** Messages that were not archived, and a backlog that is not draining. */
+  private queueAlarms(): void {
+    const { config, queue } = this.props;
     this.addAlarm("DeadLetterMessagesAlarm", {
       alarmDescription:
         "Incident messages reached the dead-letter queue: they were not archived. Inspect and redrive.",
@@ -91,6 +101,11 @@ export class PipelineMonitoring {
       evaluationPeriods: 1,
       treatMissingData: notBreaching,
     });
+  }
+
+  /** Lambda's own view: failed invocations and throttled ones. */
+  private functionAlarms(): void {
+    const { functions } = this.props;
     this.addAlarm("PollerErrorsAlarm", {
       alarmDescription: "The poller failed in two of the last three 5-minute periods; check its logs.",
       metric: functions.poller.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
@@ -116,6 +131,11 @@ export class PipelineMonitoring {
       evaluationPeriods: 1,
       treatMissingData: notBreaching,
     });
+  }
+
+  /** What the functions report: Cortex throttling, slow notifications, an archive behind the tenant. */
+  private pipelineMetricAlarms(): void {
+    const { config } = this.props;
     this.addAlarm("CortexThrottlesAlarm", {
       alarmDescription:
         "The Cortex API answered 429 repeatedly: another client shares the key's budget, or apiBudgetPerMinute is too high.",
@@ -153,15 +173,21 @@ export class PipelineMonitoring {
   }
 
   private createDashboard(): cloudwatch.Dashboard {
-    const { queue, functions } = this.props;
-    const { poller: pollerFn, enricher: enricherFn } = functions;
-    const poller = (name: string, statistic = "Sum") => pipelineMetric(POLLER_SERVICE, name, statistic);
-    const enricher = (name: string, statistic = "Sum") => pipelineMetric(ENRICHER_SERVICE, name, statistic);
     const dashboard = new cloudwatch.Dashboard(this.scope, "Dashboard", {
       dashboardName: `${Stack.of(this.scope).stackName}-${this.props.dashboardSuffix}`,
       defaultInterval: Duration.hours(6),
     });
-    dashboard.addWidgets(
+    dashboard.addWidgets(...this.pollerAndQueueRow());
+    dashboard.addWidgets(...this.enricherRow());
+    dashboard.addWidgets(this.timeToAlertWidget());
+    dashboard.addWidgets(...this.lambdaRow());
+    return dashboard;
+  }
+
+  /** The poller's work, its lag, what late listing it found, and the queue. */
+  private pollerAndQueueRow(): cloudwatch.IWidget[] {
+    const { queue } = this.props;
+    return [
       new cloudwatch.GraphWidget({
         title: "Poller: incidents",
         left: [
@@ -199,8 +225,11 @@ export class PipelineMonitoring {
         ],
         right: [queue.queue.metricApproximateAgeOfOldestMessage({ statistic: "Maximum" })],
       }),
-    );
-    dashboard.addWidgets(
+    ];
+  }
+
+  private enricherRow(): cloudwatch.IWidget[] {
+    return [
       new cloudwatch.GraphWidget({
         title: "Enricher: work",
         left: [
@@ -248,21 +277,26 @@ export class PipelineMonitoring {
           enricher(EnricherMetric.EndToEndLagSeconds, "Average"),
         ],
       }),
-    );
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: "Time to alert (s) and priority lane",
-        left: [enricher(EnricherMetric.TimeToAlert, "p95"), enricher(EnricherMetric.TimeToAlert, "Maximum")],
-        right: [
-          poller(PollerMetric.PriorityHintsSent),
-          poller(PollerMetric.PriorityHintsFailed),
-          enricher(EnricherMetric.PriorityHintsTaken),
-          enricher(EnricherMetric.PriorityHintsInvalid),
-          enricher(EnricherMetric.PriorityReceiveFailures),
-        ],
-      }),
-    );
-    dashboard.addWidgets(
+    ];
+  }
+
+  private timeToAlertWidget(): cloudwatch.IWidget {
+    return new cloudwatch.GraphWidget({
+      title: "Time to alert (s) and priority lane",
+      left: [enricher(EnricherMetric.TimeToAlert, "p95"), enricher(EnricherMetric.TimeToAlert, "Maximum")],
+      right: [
+        poller(PollerMetric.PriorityHintsSent),
+        poller(PollerMetric.PriorityHintsFailed),
+        enricher(EnricherMetric.PriorityHintsTaken),
+        enricher(EnricherMetric.PriorityHintsInvalid),
+        enricher(EnricherMetric.PriorityReceiveFailures),
+      ],
+    });
+  }
+
+  private lambdaRow(): cloudwatch.IWidget[] {
+    const { poller: pollerFn, enricher: enricherFn } = this.props.functions;
+    return [
       new cloudwatch.GraphWidget({
         title: "Lambda errors and throttles",
         left: [
@@ -279,7 +313,6 @@ export class PipelineMonitoring {
         ],
       }),
       new cloudwatch.AlarmStatusWidget({ title: "Alarms", alarms: this.alarms }),
-    );
-    return dashboard;
+    ];
   }
 }
