@@ -29,6 +29,8 @@ export interface LocalLambdas {
   enricherHandlers: SqsBatchHandler[];
   /** Every metric the enricher instances emitted, summed. */
   enricherMetrics: MetricTally;
+  /** The same per instance, in the order of enricherHandlers. */
+  enricherInstanceMetrics: MetricTally[];
   /** Change events written to --events-out so far (undefined without the flag). */
   changeEventsWritten?: () => number;
 }
@@ -77,10 +79,13 @@ export function buildLocalLambdas(input: {
   });
   const consoleBaseUrl = consoleBaseUrlFor(input.cortexUrl);
   const enricherMetrics = new MetricTally();
+  const enricherInstanceMetrics: MetricTally[] = [];
   const changeEvents = localChangeEvents(options);
   // One handler per concurrent instance: each is a Lambda container with its own pacer state.
   const enricherHandlers = Array.from({ length: options.maxConcurrency }, () => {
     const enricher = createPowertoolsFor(ENRICHER_SERVICE, options.logLevel);
+    const instanceMetrics = new MetricTally();
+    enricherInstanceMetrics.push(instanceMetrics);
     return createEnricherHandler({
       s3: clients.s3,
       sqs: clients.sqs,
@@ -100,7 +105,7 @@ export function buildLocalLambdas(input: {
       ...(consoleBaseUrl === undefined ? {} : { consoleBaseUrl }),
       priorityQueueUrl: resources.priorityQueueUrl,
       logger: enricher.logger,
-      metrics: enricherMetrics.watch(enricher.metrics),
+      metrics: instanceMetrics.watch(enricherMetrics.watch(enricher.metrics)),
       changeEvents: changeEvents?.publisher(enricher.logger, enricher.metrics),
     }) as SqsBatchHandler;
   });
@@ -108,6 +113,7 @@ export function buildLocalLambdas(input: {
     poll: (context) => pollerHandler({}, context),
     enricherHandlers,
     enricherMetrics,
+    enricherInstanceMetrics,
     ...(changeEvents === undefined ? {} : { changeEventsWritten: changeEvents.written }),
   };
 }

@@ -166,6 +166,7 @@ async function run(options: RunnerOptions, io: CliIo, closers: (() => Promise<vo
     poll: lambdas.poll,
     enricherHandlers: lambdas.enricherHandlers,
     enricherMetrics: lambdas.enricherMetrics,
+    enricherInstanceMetrics: lambdas.enricherInstanceMetrics,
     archiveWrites,
     ...(lambdas.changeEventsWritten === undefined
       ? {}

@@ -60,6 +60,11 @@ export interface PipelineDeps {
   archiveWrites?: ArchiveWrites;
   /** What those handlers counted as metrics (the summary's not-found figure comes from it). */
   enricherMetrics?: MetricTally;
+  /**
+   * The same per handler instance (index = instance): an instance runs one invocation at a time, so what its tally
+   * gained during an invocation is that invocation's (the records it returned without trying them).
+   */
+  enricherInstanceMetrics?: readonly MetricTally[];
   /** Change events written to --events-out so far, when the flag is given. */
   changeEventsWritten?: () => number;
   api: ApiActivity;
@@ -96,10 +101,13 @@ class PipelineRun {
     failedAttempts: 0,
     failedInvocations: 0,
     returnedUnfinished: 0,
+    notStarted: 0,
     notified: 0,
     pollRuns: 0,
   };
   #depth: QueueDepth = { visible: 0, inFlight: 0, delayed: 0 };
+  /** Per instance, its NotStarted total when its last invocation was reported. */
+  readonly #notStartedReported: number[] = [];
   #deadLetters = 0;
   readonly #timesToAlertMs: number[] = [];
   #nextPollAt: number | undefined;
@@ -183,12 +191,14 @@ class PipelineRun {
         polled: this.#counts.polled,
         enqueued: this.#counts.enqueued,
         enriched: this.#enriched(),
+        requeued: this.#requeued(),
         archived: this.#mirror.archivedThisRun,
         notified: this.#counts.notified,
         dead_lettered: this.#deadLetters,
         failed_attempts: this.#counts.failedAttempts,
         failed_invocations: this.#counts.failedInvocations,
         returned_unfinished: this.#counts.returnedUnfinished,
+        not_started: this.#counts.notStarted,
         api_calls: this.#deps.api.calls,
         api_calls_by_endpoint: { ...this.#deps.api.callsByEndpoint },
         throttled: this.#deps.api.throttled,
@@ -265,6 +275,7 @@ class PipelineRun {
     this.#counts.enriched += report.succeeded.length;
     const { view } = this.#deps;
     const seconds = (report.durationMs / 1000).toFixed(1);
+    const notStarted = Math.min(this.#notStartedSinceLastReport(report.instance), report.failed.length);
     if (report.batchError !== undefined) {
       // A timeout or a thrown error fails the whole batch, as in Lambda: records it never started did not "fail".
       this.#counts.failedInvocations += 1;
@@ -275,10 +286,13 @@ class PipelineRun {
           `are skipped then as already archived (${seconds} s)`,
       );
     } else if (report.failed.length > 0) {
-      this.#counts.failedAttempts += report.failed.length;
+      const failed = report.failed.length - notStarted;
+      this.#counts.failedAttempts += failed;
+      this.#counts.notStarted += notStarted;
+      const untried = notStarted === 0 ? "" : `, ${notStarted} not started (untried, not failed)`;
       view.event(
-        `enricher #${report.instance + 1}: ${report.succeeded.length} done, ${report.failed.length} reported failed ` +
-          `by the enricher; they return to the queue after the visibility timeout (${seconds} s)`,
+        `enricher #${report.instance + 1}: ${report.succeeded.length} done, ${failed} failed${untried}; ` +
+          `they return to the queue after the visibility timeout (${seconds} s)`,
       );
     } else {
       view.event(`enricher #${report.instance + 1}: ${report.succeeded.length} done (${seconds} s)`);
@@ -368,13 +382,25 @@ class PipelineRun {
     this.#windDown.abort();
   }
 
+  /** Records the instance returned untried (the enricher's NotStarted metric) since its last invocation's report. */
+  #notStartedSinceLastReport(instance: number): number {
+    const total = this.#deps.enricherInstanceMetrics?.[instance]?.total(EnricherMetric.NotStarted) ?? 0;
+    const before = this.#notStartedReported[instance] ?? 0;
+    this.#notStartedReported[instance] = total;
+    return total - before;
+  }
+
+  /** Handed back to the queue as new messages: deleted, so the event source counts them as succeeded. */
+  #requeued(): number {
+    return this.#deps.enricherMetrics?.total(EnricherMetric.Requeued) ?? 0;
+  }
+
   /**
    * Records the enricher finished with, less those it handed back to the queue as new messages (the
    * deadline's unstarted ones, a short batch's spread single calls): each of those is finished again later.
    */
   #enriched(): number {
-    const handedBack = this.#deps.enricherMetrics?.total(EnricherMetric.Requeued) ?? 0;
-    return Math.max(0, this.#counts.enriched - handedBack);
+    return Math.max(0, this.#counts.enriched - this.#requeued());
   }
 
   #snapshot(): StatusSnapshot {
@@ -382,18 +408,20 @@ class PipelineRun {
     const queued = this.#depth.visible + this.#depth.inFlight + this.#depth.delayed;
     // Records archived in a batch still running are on the queue until the batch returns: they are done,
     // and a batch of 100 may run for minutes, so "enriched" counts them as soon as they are archived.
-    const doneInFlight = Math.max(0, this.#mirror.archivedThisRun - this.#enriched());
+    const enriched = this.#enriched();
+    const doneInFlight = Math.max(0, this.#mirror.archivedThisRun - enriched);
     return {
       cortex: labels.cortex,
       aws: labels.aws,
       polled: this.#counts.polled,
       queued,
       backlog: Math.max(0, queued - doneInFlight),
-      enriched: this.#enriched() + doneInFlight,
+      enriched: enriched + doneInFlight,
       archived: this.#mirror.archivedThisRun,
       notified: this.#counts.notified,
       failed: this.#counts.failedAttempts,
       failedInvocations: this.#counts.failedInvocations,
+      notStarted: this.#counts.notStarted,
       inDlq: this.#deadLetters,
       apiCallsLastMinute: api.callsLastMinute("get_incident_extra_data"),
       budgetPerMinute: settings.budgetPerMinute,

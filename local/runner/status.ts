@@ -19,6 +19,8 @@ export interface StatusSnapshot {
   failed: number;
   /** Invocations that failed as a whole (timeout, thrown error): their records came back without a verdict. */
   failedInvocations: number;
+  /** Records returned untried (after a throttle, an access problem, at the deadline): not failures. */
+  notStarted: number;
   inDlq: number;
   /** get_incident_extra_data calls in the last minute, and its budget. */
   apiCallsLastMinute: number;
@@ -83,6 +85,7 @@ export function renderStatusBlock(status: StatusSnapshot): string[] {
       (status.events === undefined ? "" : `   ${cell("events", status.events)}`),
     `   ${cell("failed", status.failed)}   API budget ${budgetUse(status, " per min")}` +
       ` (throttled ${status.throttled}) · enricher ${status.activeInvocations}/${status.maxConcurrency} busy` +
+      (status.notStarted === 0 ? "" : `, ${status.notStarted} not started`) +
       (status.failedInvocations === 0 ? "" : `, ${status.failedInvocations} invocation(s) failed as a whole`),
     `   backlog ETA ${eta} · ${next}`,
     `   archive copy: ${status.archiveDir} · Ctrl-C to stop`,
@@ -95,6 +98,7 @@ export function renderStatusLine(status: StatusSnapshot): string {
   return (
     `status: polled=${status.polled} queued=${status.queued} enriched=${status.enriched} archived=${status.archived} ` +
     `notified=${status.notified} ${status.events === undefined ? "" : `events=${status.events} `}failed=${status.failed} ` +
+    `${status.notStarted === 0 ? "" : `not_started=${status.notStarted} `}` +
     `${status.failedInvocations === 0 ? "" : `failed_invocations=${status.failedInvocations} `}dlq=${status.inDlq} ` +
     `api_budget=${status.apiCallsLastMinute}/${status.budgetPerMinute}/min` +
     (status.batch === undefined

@@ -7,8 +7,10 @@ export interface RunSummary {
   polled: number;
   /** Messages the poller put on the queue. */
   enqueued: number;
-  /** Queue messages the enricher completed (deleted from the queue). */
+  /** Queue messages the enricher completed (deleted from the queue, the requeued ones left out). */
   enriched: number;
+  /** Messages a batch-mode invocation could not start before its deadline and sent back as new ones (its Requeued metric). */
+  requeued: number;
   /** Archive objects written to the bucket during this run (and mirrored under archive_dir). */
   archived: number;
   /** Notifications the local subscriber received from the topic. */
@@ -17,6 +19,11 @@ export interface RunSummary {
   dead_lettered: number;
   /** Records the enricher itself reported failed: each comes back after the visibility timeout until the DLQ takes it. */
   failed_attempts: number;
+  /**
+   * Records the enricher returned without having tried them (after a throttle, an access problem, or at the
+   * deadline; its NotStarted metric): they come back untried and are not counted as failed.
+   */
+  not_started: number;
   /** Invocations that failed as a whole (a function timeout, a thrown error): Lambda returns all their records. */
   failed_invocations: number;
   /**
@@ -146,8 +153,10 @@ export function formatSummary(summary: RunSummary): string {
   const lines = [
     `Summary (${seconds} s)`,
     `  polled ${summary.polled}, enqueued ${summary.enqueued}, enriched ${summary.enriched}, archived ${summary.archived}, notified ${summary.notified}`,
-    `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, ${wholeBatchFailures(summary)}` +
-      `left in queue ${summary.left_in_queue}, not found ${summary.not_found}`,
+    `  dead-lettered ${summary.dead_lettered}, failed attempts ${summary.failed_attempts}, ` +
+      `${summary.not_started === 0 ? "" : `not started ${summary.not_started}, `}${wholeBatchFailures(summary)}` +
+      `left in queue ${summary.left_in_queue}, not found ${summary.not_found}` +
+      (summary.requeued === 0 ? "" : `, requeued ${summary.requeued} (handed back untried as new messages)`),
     `  Cortex API calls ${summary.api_calls} (throttled ${summary.throttled}), poll runs ${summary.poll_runs}`,
     `  calls per endpoint: ${Object.entries(summary.api_calls_by_endpoint)
       .map(([endpoint, calls]) => `${endpoint} ${calls}`)

@@ -612,4 +612,93 @@ describe("runPipeline", () => {
       await emulator.close();
     }
   });
+
+  it("does not count a message handed back as a new one (requeued before the deadline) as enriched", async () => {
+    const resources = await freshResources();
+    const api = new ApiActivity();
+    const tally = new MetricTally();
+    const metrics = tally.watch(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "enricher-test" }));
+    const archiving = standInEnricher(resources, api);
+    let requeuedOnce = false;
+    const run = deps(
+      resources,
+      {
+        poll: standInPoller(resources, [
+          { incident_id: "1", severity: "low" },
+          { incident_id: "late", severity: "low" },
+        ]),
+        // As batch mode does near its deadline: the unstarted message goes back as a new one, the original is acknowledged.
+        handler: async (event, context) => {
+          const late = requeuedOnce ? [] : event.Records.filter((r) => r.body.includes('"late"'));
+          if (late.length > 0) {
+            requeuedOnce = true;
+            await clients.sqs.send(
+              new SendMessageBatchCommand({
+                QueueUrl: resources.queueUrl,
+                Entries: late.map((record, index) => ({ Id: String(index), MessageBody: record.body })),
+              }),
+            );
+            metrics.addMetric(EnricherMetric.Requeued, MetricUnit.Count, late.length);
+            metrics.clearMetrics();
+          }
+          return archiving({ Records: event.Records.filter((r) => !late.includes(r)) }, context);
+        },
+        api,
+      },
+      { enricherMetrics: tally },
+    );
+    const summary = await runPipeline(run);
+
+    expect(requeuedOnce).toBe(true);
+    expect(summary).toMatchObject({ enqueued: 2, enriched: 2, requeued: 1, archived: 2, exit_code: 0 });
+    expect(run.view.snapshots.every((snapshot) => snapshot.enriched <= 2)).toBe(true);
+  });
+
+  it("reports the records an invocation returned untried as not started, apart from the one that failed", async () => {
+    const resources = await freshResources({ visibilityTimeoutSeconds: 1 });
+    const api = new ApiActivity();
+    const tally = new MetricTally();
+    const metrics = tally.watch(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "enricher-test" }));
+    const archiving = standInEnricher(resources, api);
+    let invocations = 0;
+    let firstBatch = 0;
+    const run = deps(
+      resources,
+      {
+        poll: standInPoller(
+          resources,
+          Array.from({ length: 5 }, (_, index) => ({ incident_id: `n${index}`, severity: "low" })),
+        ),
+        // As the enricher does when the first record's call times out at the deadline: that record failed, the
+        // rest were never started; all come back, and NotStarted says how many of them were untried.
+        handler: async (event, context) => {
+          invocations += 1;
+          if (invocations > 1) return archiving(event, context);
+          firstBatch = event.Records.length;
+          metrics.addMetric(EnricherMetric.NotStarted, MetricUnit.Count, firstBatch - 1);
+          metrics.clearMetrics();
+          return { batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })) };
+        },
+        api,
+      },
+      { enricherMetrics: tally, enricherInstanceMetrics: [tally] },
+    );
+    run.settings = { ...run.settings, batchSize: 5, batchingWindowSeconds: 0.3 };
+    run.enricherHandlers = [run.enricherHandlers[0] as SqsBatchHandler];
+    const summary = await runPipeline(run);
+
+    expect(firstBatch).toBeGreaterThan(1);
+    expect(summary).toMatchObject({
+      archived: 5,
+      failed_attempts: 1,
+      not_started: firstBatch - 1,
+      exit_code: 0,
+    });
+    expect(run.view.events).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^enricher #1: 0 done, 1 failed, ${firstBatch - 1} not started \\(untried`),
+      ),
+    );
+    expect(run.view.events.some((line) => new RegExp(`${firstBatch} failed`).test(line))).toBe(false);
+  });
 });

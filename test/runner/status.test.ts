@@ -21,6 +21,7 @@ const status: StatusSnapshot = {
   notified: 2,
   failed: 1,
   failedInvocations: 0,
+  notStarted: 0,
   inDlq: 0,
   apiCallsLastMinute: 6,
   budgetPerMinute: 10,

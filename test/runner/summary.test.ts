@@ -14,11 +14,13 @@ const clean: SummaryInput = {
     polled: 12,
     enqueued: 12,
     enriched: 12,
+    requeued: 0,
     archived: 12,
     notified: 4,
     dead_lettered: 0,
     failed_attempts: 1,
     failed_invocations: 0,
+    not_started: 0,
     returned_unfinished: 0,
     api_calls: 14,
     api_calls_by_endpoint: {
