@@ -63,6 +63,8 @@ export interface PipelineHarnessOptions {
   enricherDeadlineMarginMs: number;
   /** Visibility of a throttled message, whatever its receive count (the real default starts at a minute). */
   throttleBackoffSeconds?: number;
+  /** The enricher pacer's least guard per slot (ms): a budget compressed a hundredfold keeps a margin for this host's jitter. */
+  pacingMinGuardMs?: number;
   /** Poller time budget per run. */
   pollerTimeoutMs?: number;
   /** The poller's late-arrival window (default: the poller's own, 5 minutes). */
@@ -458,6 +460,7 @@ export class PipelineHarness {
       metrics,
       throttleBackoff: () => backoff,
       deadlineMarginMs: this.options.enricherDeadlineMarginMs,
+      ...(this.options.pacingMinGuardMs !== undefined && { pacingMinGuardMs: this.options.pacingMinGuardMs }),
       priorityQueueUrl: this.options.priorityLane === true ? this.resources.priorityQueueUrl : undefined,
       changeEvents:
         this.options.changeEvents === undefined

@@ -46,6 +46,8 @@ export interface EnricherDependencies {
   metrics: Metrics;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** The least guard per API slot in ms (default: 2% of the slot alone; a time-compressed test sets a floor). */
+  pacingMinGuardMs?: number;
   /** Visibility timeout (s) for a throttled message by its receive count; default throttleBackoffSeconds. */
   throttleBackoff?: (receiveCount: number) => number;
   /** Time kept free before the Lambda timeout: no API call starts later (default 35 s: one 30 s request plus the writes). */
@@ -88,7 +90,12 @@ export interface EnricherContainer {
 
 export function createEnricherContainer(deps: EnricherDependencies): EnricherContainer {
   const now = deps.now ?? Date.now;
-  const pacing = { maxConcurrency: deps.maxConcurrency, now, ...(deps.sleep && { sleep: deps.sleep }) };
+  const pacing = {
+    maxConcurrency: deps.maxConcurrency,
+    now,
+    ...(deps.sleep && { sleep: deps.sleep }),
+    ...(deps.pacingMinGuardMs !== undefined && { minGuardMs: deps.pacingMinGuardMs }),
+  };
   const { sqs, priorityQueueUrl, logger, metrics } = deps;
   const mode = deps.batchExtraData === undefined ? "single" : (deps.mode ?? "auto");
   return {

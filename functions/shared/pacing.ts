@@ -10,6 +10,8 @@ import { setTimeout } from "node:timers/promises";
 export interface ApiBudgetPacerOptions {
   budgetPerMinute: number;
   maxConcurrency: number;
+  /** The least guard per slot in ms (default 0: the 2% alone); see SLOT_GUARD. */
+  minGuardMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -45,18 +47,16 @@ export class PacingConfigurationError extends Error {
 }
 
 /**
- * Each slot is 2% longer than the budget alone needs, and at least 25 ms: the server counts requests when
+ * Each slot is 2% longer than the budget alone needs (240 ms at 12 s): the server counts requests when
  * they arrive, and a first request that arrives late next to a last one that arrives early would otherwise
- * squeeze one call too many into its window. That jitter is absolute time (the network, a busy host's
- * event loop), so a budget compressed for a test or a benchmark keeps a real margin too; at the real
- * budgets the 2% (240 ms at 12 s) is the larger.
+ * squeeze one call too many into its window. `minGuardMs` sets a floor: arrival jitter is absolute time (a
+ * busy host's event loop), so a test that compresses the budget a hundredfold keeps a real margin with it.
  */
 export const SLOT_GUARD = 0.02;
-export const SLOT_GUARD_MIN_MS = 25;
 
 const sleepFor = (ms: number): Promise<void> => setTimeout(ms);
 
-export function paceInterval(budgetPerMinute: number, maxConcurrency: number): number {
+export function paceInterval(budgetPerMinute: number, maxConcurrency: number, minGuardMs = 0): number {
   if (!(budgetPerMinute > 0) || !Number.isFinite(budgetPerMinute)) {
     throw new PacingConfigurationError(
       `API budget per minute must be a positive number, got ${budgetPerMinute}: set API_BUDGET_PER_MINUTE (the documented limit is 10).`,
@@ -68,11 +68,11 @@ export function paceInterval(budgetPerMinute: number, maxConcurrency: number): n
     );
   }
   const share = (60_000 * maxConcurrency) / budgetPerMinute;
-  return Math.ceil(share + Math.max(share * SLOT_GUARD, SLOT_GUARD_MIN_MS));
+  return Math.ceil(share + Math.max(share * SLOT_GUARD, minGuardMs));
 }
 
 export function createApiBudgetPacer(options: ApiBudgetPacerOptions): ApiBudgetPacer {
-  const intervalMs = paceInterval(options.budgetPerMinute, options.maxConcurrency);
+  const intervalMs = paceInterval(options.budgetPerMinute, options.maxConcurrency, options.minGuardMs);
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? sleepFor;
   let slotEndsAt = 0;

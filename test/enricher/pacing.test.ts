@@ -17,9 +17,11 @@ describe("API budget pacer", () => {
     expect(paceInterval(7, 3)).toBe(26_229); // rounded up: never faster than the budget
   });
 
-  it("keeps at least 25 ms of guard when a test or benchmark compresses the budget", () => {
+  it("keeps the guard floor it is given when a test compresses the budget, and 2% where that is more", () => {
     // 1,200 a minute shared by two: 100 ms a slot, whose 2% (2 ms) is less than a busy host's jitter.
-    expect(paceInterval(1_200, 2)).toBe(125);
+    expect(paceInterval(1_200, 2)).toBe(102);
+    expect(paceInterval(1_200, 2, 25)).toBe(125);
+    expect(paceInterval(10, 2, 25)).toBe(12_240);
   });
 
   it("never starts two calls closer than the interval", async () => {
