@@ -7,7 +7,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { isCortexError } from "../shared/cortex/errors.ts";
-import { readIncidentState, type StoredIncidentState } from "../shared/incident-state.ts";
+import type { StoredIncidentState } from "../shared/incident-state.ts";
 import { mapLimit } from "../shared/map-limit.ts";
 import { EnricherMetric } from "../shared/metric-names.ts";
 import type { IncidentVersionMessage } from "../shared/queue-message.ts";
@@ -18,7 +18,7 @@ import {
   enrichBatch,
   S3_CONCURRENCY,
 } from "./enrich-batch.ts";
-import { coalesceIfCovered, coveredThrough } from "./enrich-incident.ts";
+import { coalesceIfCovered, coveredThrough, readState } from "./enrich-incident.ts";
 import type { InvocationLedger } from "./ledger.ts";
 import type { PriorityHint, PriorityLane } from "./priority-lane.ts";
 import type { ParsedRecord } from "./records.ts";
@@ -71,7 +71,7 @@ type Triage = "covered" | "awaiting_completion" | "fetch";
 
 /** Covered already (skipped, claims recovered), archived with alerts cut (single call), or to fetch. */
 async function triage(context: BatchEnrichmentContext, work: IncidentWork): Promise<Triage> {
-  const stored = (await readIncidentState(context.s3, context.bucket, work.message.incident_id)) ?? null;
+  const stored = await readState(context, work.message.incident_id);
   work.state = stored;
   const record = stored?.record;
   const version = work.message.modification_time;

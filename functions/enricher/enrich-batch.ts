@@ -131,8 +131,8 @@ function needsSingleFirst(
   matched: ReadonlyMap<string, ExtraDataResult>,
   needsSingle: (result: ExtraDataResult | undefined) => boolean,
 ): BatchItem[] {
-  const first = items.filter((item) => needsSingle(matched.get(item.message.incident_id)));
-  return [...first, ...items.filter((item) => !first.includes(item))];
+  const needs = (item: BatchItem) => needsSingle(matched.get(item.message.incident_id));
+  return [...items.filter(needs), ...items.filter((item) => !needs(item))];
 }
 
 /**

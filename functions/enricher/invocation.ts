@@ -16,7 +16,7 @@ import { BATCH_MAX_INCIDENTS } from "./enrich-batch.ts";
 import { enrichIncidentVersion } from "./enrich-incident.ts";
 import { InvocationLedger } from "./ledger.ts";
 import { type PriorityLane, priorityFirst, type ServeHint } from "./priority-lane.ts";
-import { parseRecords } from "./records.ts";
+import { type ParsedRecord, parseRecords } from "./records.ts";
 import { delayRedelivery, receiveCount } from "./redelivery.ts";
 import { requeueUnstarted } from "./requeue.ts";
 import { enrichRecord, SingleLane } from "./single-lane.ts";
@@ -101,7 +101,7 @@ function startInvocation(container: EnricherContainer, invocation: InvocationCon
 }
 
 /** The batch phase, handing the single phase what it cannot settle; remembers a tenant without the endpoint. */
-async function batchPhase(run: Invocation, single: SingleLane, records: Parameters<SingleLane["add"]>[0]) {
+async function batchPhase(run: Invocation, single: SingleLane, records: readonly ParsedRecord[]) {
   const { container } = run;
   const context = {
     ...run.context,
@@ -129,10 +129,9 @@ async function spreadSingleCalls(run: Invocation, single: SingleLane, records: n
   if (records >= BATCH_MAX_INCIDENTS) return;
   const released = single.release(Math.ceil(single.handedOver / deps.maxConcurrency));
   if (released.length === 0) return;
-  const target = { sqs: deps.sqs, queueUrl: deps.queueUrl, logger: deps.logger, metrics: deps.metrics };
   const why = "for single calls another instance can make sooner";
   const queued = await requeueUnstarted(
-    target,
+    deps,
     released.map((parsed) => parsed.record),
     why,
   );
@@ -142,13 +141,9 @@ async function spreadSingleCalls(run: Invocation, single: SingleLane, records: n
 /** Throttled records back after a growing backoff; unstarted ones handed back to the queue soon. */
 async function returnUnfinished(run: Invocation): Promise<void> {
   const { container, ledger } = run;
-  const target = {
-    sqs: container.deps.sqs,
-    queueUrl: container.deps.queueUrl,
-    logger: container.deps.logger,
-  };
+  const { deps } = container;
   if (ledger.throttled.length > 0) {
-    await delayRedelivery(target, ledger.throttled, (record) =>
+    await delayRedelivery(deps, ledger.throttled, (record) =>
       container.throttleBackoff(receiveCount(record)),
     );
   }
@@ -156,13 +151,11 @@ async function returnUnfinished(run: Invocation): Promise<void> {
   // Batch and auto mode take up to 100 messages an invocation: unstarted ones would otherwise climb
   // towards the DLQ's receive count untried (also while auto mode falls back to single calls).
   if (container.mode !== "single") {
-    ledger.acknowledge(
-      await requeueUnstarted({ ...target, metrics: container.deps.metrics }, ledger.deferred),
-    );
+    ledger.acknowledge(await requeueUnstarted(deps, ledger.deferred));
   } else if (run.servedHints()) {
     // Records the priority lane's calls pushed past the deadline were never tried: back after one slot,
     // not after the queue's visibility timeout (6x the function timeout).
-    await delayRedelivery(target, ledger.deferred, () => Math.ceil(container.pacer.intervalMs / 1000));
+    await delayRedelivery(deps, ledger.deferred, () => Math.ceil(container.pacer.intervalMs / 1000));
   }
 }
 

@@ -14,8 +14,8 @@ export class InvocationLedger {
   /** Set once the invocation must not start another record (a throttle, an access problem, the deadline). */
   stopped: NotStartedReason | undefined;
 
-  count(outcome: string, by = 1): void {
-    this.outcomes[outcome] = (this.outcomes[outcome] ?? 0) + by;
+  count(outcome: string): void {
+    this.outcomes[outcome] = (this.outcomes[outcome] ?? 0) + 1;
   }
 
   /** Comes back after the queue's visibility timeout (or the DLQ, after the maximum receive count). */
